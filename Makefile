@@ -1,0 +1,51 @@
+# make run   — set everything up and serve the IdP on http://localhost:5000 (SQLite)
+# make test  — set everything up and run the whole suite (SQLite)
+VENV    ?= .venv
+PYTHON  ?= python3
+PORT    ?= 8000
+WORKERS ?= 2
+PG_ADMIN_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+PG_TEST_DB   ?= idp_test_$(shell echo $$PPID)
+
+BIN   := $(VENV)/bin
+FLASK := $(BIN)/flask --app app
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test test-postgres serve bench lint install browser-deps clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(FLASK) idp init --demo
+	$(FLASK) run --host localhost --port 5000
+
+# Debian's chromium drives the browser tests; Playwright cannot download one here.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: install browser-deps
+	$(BIN)/python -m pytest
+
+test-postgres: install browser-deps
+	$(BIN)/python -m tests.pgdb create $(PG_ADMIN_URL) $(PG_TEST_DB)
+	IDP_TEST_DATABASE_URL=$$($(BIN)/python -m tests.pgdb url $(PG_ADMIN_URL) $(PG_TEST_DB)) \
+	  $(BIN)/python -m pytest; status=$$?; \
+	  $(BIN)/python -m tests.pgdb drop $(PG_ADMIN_URL) $(PG_TEST_DB); exit $$status
+
+serve: install
+	$(FLASK) idp init
+	$(BIN)/gunicorn --workers $(WORKERS) --bind 0.0.0.0:$(PORT) --access-logfile - app:app
+
+lint: install
+	$(BIN)/ruff check idp tests app.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

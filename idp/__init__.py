@@ -1,0 +1,85 @@
+"""A self-hosted OAuth 2.0 / OpenID Connect identity provider."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from . import config as settings
+from .extensions import csrf, db, limiter, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the application: config → extensions → oauth → blueprints → errors → cli."""
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_mapping(settings.load(app.instance_path, config))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"),
+                     render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    _init_login(app)
+
+    from .oauth import keys, server
+
+    keys.init_app(app)
+    server.init_app(app)
+
+    from .views import auth, consent, oauth, orgs, well_known
+
+    for blueprint in (auth.bp, consent.bp, orgs.bp, oauth.bp, well_known.bp):
+        app.register_blueprint(blueprint)
+
+    from . import cli, errors
+    from .security import headers
+
+    headers.init_app(app)
+    errors.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def _init_login(app: Flask) -> None:
+    from .models import User
+    from .services import sessions
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = None  # the session id is renewed at login instead
+
+    @login_manager.user_loader
+    def load_user(sid: str) -> User | None:
+        """The user id in the cookie is the login session's ``sid``: ending it signs out."""
+        login_session = sessions.load_active(sid)
+        if login_session is None:
+            return None
+        user = db.session.get(User, login_session.user_id)
+        if user is not None:
+            user.login_session = login_session
+        return user
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """WAL lets readers run beside the writer; foreign keys are off by default."""
+    import sqlite3
+
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

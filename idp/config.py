@@ -1,0 +1,122 @@
+"""Settings: the only module that reads the environment.
+
+Every setting comes from an ``IDP_*`` environment variable, then from
+``instance/config.py``, then from the defaults below. Tests pass a mapping to
+``create_app`` instead of touching the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ENV_PREFIX = "IDP_"
+
+DEFAULTS: dict[str, object] = {
+    "ISSUER": "http://localhost:5000",
+    "DATABASE_URL": None,  # SQLite file in the instance folder
+    "REDIS_URL": None,
+    "SECRET_KEY": None,  # generated into the instance folder on first start
+    "ALLOWED_HOSTS": None,  # the issuer's host
+    # Lifetimes in seconds (SPEC "Tokens"); clients may shorten them per request.
+    "ACCESS_TOKEN_TTL": 300,
+    "REFRESH_TOKEN_TTL": 30 * 24 * 3600,
+    "CODE_TTL": 60,
+    "ID_TOKEN_TTL": 300,
+    "LOGIN_SESSION_TTL": 14 * 24 * 3600,
+}
+
+
+def load(instance_path: str, overrides: dict | None = None) -> dict[str, object]:
+    """Return the Flask config mapping for one application instance."""
+    settings = dict(DEFAULTS)
+    settings.update(_from_instance_file(instance_path))
+    settings.update(_from_environment())
+    if overrides:
+        settings.update({k.removeprefix(ENV_PREFIX): v for k, v in overrides.items()})
+
+    issuer = str(settings["ISSUER"]).rstrip("/")
+    settings["ISSUER"] = issuer
+    if not settings["DATABASE_URL"]:
+        settings["DATABASE_URL"] = "sqlite:///" + str(Path(instance_path) / "idp.sqlite3")
+    if not settings["SECRET_KEY"]:
+        settings["SECRET_KEY"] = _instance_secret_key(instance_path)
+    settings["ALLOWED_HOSTS"] = parse_hosts(settings["ALLOWED_HOSTS"], issuer)
+
+    https = issuer.startswith("https://")
+    config: dict[str, object] = {f"IDP_{k}": v for k, v in settings.items()}
+    config.update(
+        SECRET_KEY=settings["SECRET_KEY"],
+        SQLALCHEMY_DATABASE_URI=settings["DATABASE_URL"],
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(str(settings["DATABASE_URL"])),
+        SESSION_COOKIE_NAME="__Host-idp_session" if https else "idp_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=https,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        PREFERRED_URL_SCHEME="https" if https else "http",
+        MAX_CONTENT_LENGTH=64 * 1024,
+        MAX_FORM_MEMORY_SIZE=64 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the browser session
+        RATELIMIT_STORAGE_URI=settings["REDIS_URL"] or "memory://",
+        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,  # Redis down: fall back rather than refuse everyone
+    )
+    return config
+
+
+def parse_hosts(value: object, issuer: str) -> frozenset[str]:
+    """Parse ``IDP_ALLOWED_HOSTS``: comma-separated ``host`` or ``host:port``."""
+    if value is None or value == "":
+        parts = urlsplit(issuer)
+        hosts = {parts.hostname or ""}
+        if parts.hostname == "localhost":
+            # A development issuer: the loopback addresses are the same machine.
+            hosts |= {"127.0.0.1", "[::1]"}
+        netlocs = {h if parts.port is None else f"{h}:{parts.port}" for h in hosts}
+        return frozenset(netlocs | (hosts if parts.port is None else set()))
+    if isinstance(value, str):
+        value = value.split(",")
+    return frozenset(h.strip().lower() for h in value if h.strip())  # type: ignore[union-attr]
+
+
+def _from_environment() -> dict[str, object]:
+    found: dict[str, object] = {}
+    for name in DEFAULTS:
+        raw = os.environ.get(ENV_PREFIX + name)
+        if raw is None:
+            continue
+        found[name] = int(raw) if isinstance(DEFAULTS[name], int) else raw
+    return found
+
+
+def _from_instance_file(instance_path: str) -> dict[str, object]:
+    path = Path(instance_path) / "config.py"
+    if not path.is_file():
+        return {}
+    namespace: dict[str, object] = {}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)  # noqa: S102 - operator-owned file
+    return {
+        k.removeprefix(ENV_PREFIX): v
+        for k, v in namespace.items()
+        if k.removeprefix(ENV_PREFIX) in DEFAULTS
+    }
+
+
+def _instance_secret_key(instance_path: str) -> str:
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def _engine_options(url: str) -> dict[str, object]:
+    if url.startswith("sqlite"):
+        # Several threads share a file; wait for the writer instead of failing.
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}

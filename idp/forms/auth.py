@@ -1,0 +1,32 @@
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, StringField, SubmitField
+from wtforms.validators import AnyOf, DataRequired, Length
+
+
+class LoginForm(FlaskForm):
+    username = StringField(
+        "Username or email", validators=[DataRequired(), Length(max=254)],
+        render_kw={"autocomplete": "username", "autocapitalize": "none", "autofocus": True},
+    )
+    password = PasswordField(
+        "Password", validators=[DataRequired(), Length(max=256)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    next = HiddenField()
+    submit = SubmitField("Sign in")
+
+
+class LogoutForm(FlaskForm):
+    submit = SubmitField("Sign out")
+
+
+class ConsentForm(FlaskForm):
+    """Rendered as two buttons named ``decision``: ``allow`` and ``deny``."""
+
+    decision = StringField(validators=[DataRequired(), AnyOf(["allow", "deny"])])
+
+
+class SelectOrgForm(FlaskForm):
+    """Rendered as one button per organization, named ``org``, valued by slug."""
+
+    org = StringField(validators=[DataRequired(), Length(max=64)])

@@ -1,0 +1,81 @@
+"""Scopes, the claims they release, and their words on the consent page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..models import Organization, User
+
+SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
+    "profile": (
+        "name",
+        "given_name",
+        "family_name",
+        "preferred_username",
+        "picture",
+        "locale",
+        "updated_at",
+    ),
+    "email": ("email", "email_verified"),
+    "org": ("org_id", "org_slug", "org_role"),
+    "public_metadata": ("public_metadata",),
+    "private_metadata": ("private_metadata",),
+}
+
+SCOPES_SUPPORTED = (
+    "openid",
+    "profile",
+    "email",
+    "offline_access",
+    "org",
+    "public_metadata",
+    "private_metadata",
+    "group_names",
+    "group_ids",
+)
+
+SCOPE_WORDS = {
+    "openid": "Confirm who you are",
+    "profile": "See your name, username, picture and language",
+    "email": "See your email address",
+    "offline_access": "Stay signed in to the application when you are away",
+    "org": "See the organization you choose and your role in it",
+    "public_metadata": "See the public information stored about you",
+    "private_metadata": "See the private information stored about you",
+    "group_names": "See the names of your groups",
+    "group_ids": "See the identifiers of your groups",
+}
+
+
+def describe_scope(scope: str) -> str:
+    if scope.startswith("grpn://"):
+        return f"See whether you belong to the group “{scope[7:]}”"
+    if scope.startswith("grpid://"):
+        return f"See whether you belong to the group with identifier {scope[8:]}"
+    return SCOPE_WORDS.get(scope, f"Use the permission “{scope}”")
+
+
+def user_claims(
+    user: User, scopes: set[str], org: Organization | None = None, role: str | None = None
+) -> dict[str, Any]:
+    """The OIDC claims that ``scopes`` release about ``user``, ``None`` values left out."""
+    claims: dict[str, Any] = {"sub": user.id}
+    if "profile" in scopes:
+        claims.update(
+            name=user.name,
+            given_name=user.given_name,
+            family_name=user.family_name,
+            preferred_username=user.username,
+            picture=user.picture,
+            locale=user.locale,
+            updated_at=user.updated_at,
+        )
+    if "email" in scopes:
+        claims.update(email=user.email, email_verified=bool(user.email_verified))
+    if "org" in scopes and org is not None:
+        claims.update(org_id=org.id, org_slug=org.slug, org_role=role)
+    if "public_metadata" in scopes:
+        claims["public_metadata"] = user.public_metadata or {}
+    if "private_metadata" in scopes:
+        claims["private_metadata"] = user.private_metadata or {}
+    return {k: v for k, v in claims.items() if v is not None}

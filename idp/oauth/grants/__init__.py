@@ -1,0 +1,1 @@
+"""Authlib grant subclasses: storage hooks and the policies Authlib lacks."""

@@ -1,0 +1,171 @@
+"""The authorization code grant (RFC 6749 §4.1, OIDC Core §3.1).
+
+Rules Authlib does not enforce, enforced here:
+- a code is stored only as a digest, lives ``IDP_CODE_TTL`` seconds, and is
+  claimed atomically (``UPDATE … WHERE used_at IS NULL``): of two concurrent
+  redemptions exactly one wins;
+- a used code is kept until it expires, so a replay is recognised: it gets
+  ``invalid_grant`` and revokes every token issued from the first redemption;
+- ``response_mode`` is validated at the authorization endpoint and the
+  response rendered by ``oauth.response_modes`` (with ``iss``);
+- public clients authenticate with ``none`` (and must use PKCE).
+"""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError
+from authlib.oidc.core import OpenIDCode as _OpenIDCode
+from flask import current_app
+from sqlalchemy import exists, select, update
+
+from ...extensions import db
+from ...models import AuthorizationCode, Token, User
+from ...models._common import now
+from ...security import secrets as opaque
+from ...services import audit
+from .. import id_token, response_modes, tokens
+from .base import IssuesTokens
+
+
+class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    def validate_authorization_request(self):
+        redirect_uri = super().validate_authorization_request()
+        mode = self.request.payload.data.get("response_mode")
+        if mode is not None and mode not in response_modes.RESPONSE_MODES:
+            raise InvalidRequestError(
+                "Unsupported 'response_mode'; use query, fragment or form_post.",
+                redirect_uri=redirect_uri,
+            )
+        return redirect_uri
+
+    def create_authorization_response(self, redirect_uri: str, grant_user):
+        if not grant_user:
+            raise AccessDeniedError(
+                "The user denied the request.", redirect_uri=redirect_uri
+            )
+        self.request.user = grant_user
+        code = self.generate_authorization_code()
+        self.save_authorization_code(code, self.request)
+        params = [("code", code)]
+        if (state := self.request.payload.state) is not None:
+            params.append(("state", state))
+        return response_modes.build(
+            redirect_uri, params, response_modes.requested_mode(self.request.payload.data)
+        )
+
+    def generate_authorization_code(self) -> str:
+        return opaque.generate_opaque_token()
+
+    def save_authorization_code(self, code, request):
+        login_session = request.login_session
+        data = request.payload.data
+        challenge = data.get("code_challenge")
+        db.session.add(
+            AuthorizationCode(
+                code_digest=opaque.digest(code),
+                client_id=request.client.client_id,
+                user_id=request.user.id,
+                sid=login_session.sid,
+                org_id=request.org_id,
+                redirect_uri=request.payload.redirect_uri,
+                scope=request.scope,
+                nonce=data.get("nonce"),
+                auth_time=login_session.auth_time,
+                acr=login_session.acr,
+                amr=login_session.amr,
+                code_challenge=challenge,
+                code_challenge_method="S256" if challenge else None,
+                expires_at=now() + int(current_app.config["IDP_CODE_TTL"]),
+            )
+        )
+
+    def query_authorization_code(self, code, client):
+        digest = opaque.digest(code)
+        claimed = db.session.execute(
+            update(AuthorizationCode)
+            .where(
+                AuthorizationCode.code_digest == digest,
+                AuthorizationCode.client_id == client.client_id,
+                AuthorizationCode.used_at.is_(None),
+                AuthorizationCode.expires_at > now(),
+            )
+            .values(used_at=now())
+            .execution_options(synchronize_session=False)
+        )
+        row = db.session.scalar(
+            select(AuthorizationCode).where(
+                AuthorizationCode.code_digest == digest,
+                AuthorizationCode.client_id == client.client_id,
+            )
+        )
+        if claimed.rowcount == 1:
+            return row
+        if row is not None and row.used_at is not None:
+            self._revoke_first_redemption(row)
+        return None
+
+    def _revoke_first_redemption(self, row: AuthorizationCode) -> None:
+        """A replayed code: revoke what the first redemption issued, and say so."""
+        db.session.execute(
+            update(Token)
+            .where(Token.family_id == row.id, Token.revoked_at.is_(None))
+            .values(revoked_at=now())
+            .execution_options(synchronize_session=False)
+        )
+        audit.record(
+            "token.reuse_detected",
+            user_id=row.user_id,
+            client_id=row.client_id,
+            kind="authorization_code",
+            family_id=row.id,
+        )
+        db.session.commit()  # the error response must not roll the revocation back
+
+    def delete_authorization_code(self, authorization_code):
+        """Keep the used code until it expires: a replay must be recognised."""
+
+    def authenticate_user(self, authorization_code):
+        user = db.session.get(User, authorization_code.user_id)
+        if user is None or user.disabled:
+            return None
+        self.request.token_context = tokens.Context(
+            family_id=authorization_code.id,
+            sid=authorization_code.sid,
+            org_id=authorization_code.org_id,
+            auth_time=authorization_code.auth_time,
+        )
+        return user
+
+
+class OpenIDCode(_OpenIDCode):
+    """OIDC for the code grant: nonce replay check and our ID token."""
+
+    def exists_nonce(self, nonce, request):
+        return bool(
+            db.session.scalar(
+                select(
+                    exists().where(
+                        AuthorizationCode.client_id == request.payload.client_id,
+                        AuthorizationCode.nonce == nonce,
+                    )
+                )
+            )
+        )
+
+    def encode_id_token(self, token, request):
+        code: AuthorizationCode = request.authorization_code
+        return id_token.build(
+            client=request.client,
+            user=request.user,
+            scope=token["scope"],
+            auth_time=code.auth_time,
+            access_token=token["access_token"],
+            nonce=code.nonce,
+            sid=code.sid,
+            org_id=code.org_id,
+            acr=code.acr,
+            amr=code.amr,
+        )

@@ -1,0 +1,164 @@
+"""Signing keys: generation, rotation, the published JWKS, and a process cache.
+
+Rules:
+- keys live in the database; the newest unretired key of an algorithm signs;
+- ``rotate`` retires the current key but keeps publishing it until every token
+  it can have signed has expired (the longest access or ID token lifetime);
+- each process caches the key set for ``CACHE_SECONDS`` so signing costs no
+  query, and a rotation made elsewhere is picked up within that time.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app
+from joserfc import jwt
+from joserfc.errors import SecurityWarning
+from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import Client, SigningKey
+from ..models._common import now
+
+KEY_ALGS = ("Ed25519", "RS256", "ES256")
+# The JWS "alg" values each stored key signs for.
+SIGNING_ALGS = {"Ed25519": "Ed25519", "EdDSA": "Ed25519", "RS256": "RS256", "ES256": "ES256"}
+CACHE_SECONDS = 30
+
+
+def generate(alg: str) -> SigningKey:
+    """Create (unsaved) a new private key for ``alg``."""
+    params: dict[str, Any] = {"use": "sig"}
+    if alg == "RS256":
+        key: Any = RSAKey.generate_key(2048, parameters={**params, "alg": alg}, auto_kid=True)
+    elif alg == "ES256":
+        key = ECKey.generate_key("P-256", parameters={**params, "alg": alg}, auto_kid=True)
+    elif alg == "Ed25519":
+        # No "alg" member: the same key verifies "Ed25519" and legacy "EdDSA" JWSs.
+        key = OKPKey.generate_key("Ed25519", parameters=params, auto_kid=True)
+    else:
+        raise ValueError(f"unsupported key algorithm {alg!r}")
+    return SigningKey(kid=key.kid, alg=alg, private_jwk=key.as_dict(private=True))
+
+
+def ensure_keys() -> list[SigningKey]:
+    """Create a current key for every algorithm that has none; return the new ones."""
+    have = set(
+        db.session.scalars(select(SigningKey.alg).where(SigningKey.retired_at.is_(None)))
+    )
+    created = [generate(alg) for alg in KEY_ALGS if alg not in have]
+    db.session.add_all(created)
+    db.session.commit()
+    store().invalidate()
+    return created
+
+
+def rotate(alg: str) -> SigningKey:
+    """Retire the current key of ``alg`` and make a new one current."""
+    for old in db.session.scalars(
+        select(SigningKey).where(SigningKey.alg == alg, SigningKey.retired_at.is_(None))
+    ):
+        old.retired_at = now()
+    new = generate(alg)
+    db.session.add(new)
+    db.session.commit()
+    store().invalidate()
+    return new
+
+
+def publication_window() -> int:
+    """How long a retired key stays published: the longest signed-token lifetime."""
+    cfg = current_app.config
+    longest_client = db.session.scalar(select(func.max(Client.access_token_ttl))) or 0
+    return max(int(cfg["IDP_ACCESS_TOKEN_TTL"]), int(cfg["IDP_ID_TOKEN_TTL"]), longest_client)
+
+
+def published_keys() -> list[SigningKey]:
+    cutoff = now() - publication_window()
+    rows = db.session.scalars(
+        select(SigningKey)
+        .where((SigningKey.retired_at.is_(None)) | (SigningKey.retired_at > cutoff))
+        .order_by(SigningKey.created_at.desc())
+    )
+    return list(rows)
+
+
+@dataclass
+class KeyCache:
+    loaded_at: float = 0.0
+    signing: dict[str, Any] = field(default_factory=dict)
+    verifying: KeySet | None = None
+    jwks: dict[str, Any] = field(default_factory=dict)
+
+    def invalidate(self) -> None:
+        self.loaded_at = 0.0
+
+    def refresh(self) -> None:
+        if time.monotonic() - self.loaded_at < CACHE_SECONDS:
+            return
+        keys = published_keys()
+        imported = {k.kid: _import(k.private_jwk) for k in keys}
+        signing: dict[str, Any] = {}
+        for k in keys:  # newest first
+            if k.retired_at is None and k.alg not in signing:
+                signing[k.alg] = imported[k.kid]
+        public = [imported[k.kid].as_dict(private=False) for k in keys]
+        self.signing = signing
+        self.verifying = KeySet([imported[k.kid] for k in keys])
+        self.jwks = {"keys": public}
+        self.loaded_at = time.monotonic()
+
+
+def _import(jwk: dict[str, Any]) -> Any:
+    kty = jwk["kty"]
+    cls = {"RSA": RSAKey, "EC": ECKey, "OKP": OKPKey}[kty]
+    return cls.import_key(jwk)
+
+
+def store() -> KeyCache:
+    return current_app.extensions["idp.keys"]
+
+
+def init_app(app) -> None:
+    app.extensions["idp.keys"] = KeyCache()
+
+
+def signing_key(alg: str) -> Any:
+    cache = store()
+    cache.refresh()
+    key_alg = SIGNING_ALGS[alg]
+    try:
+        return cache.signing[key_alg]
+    except KeyError:
+        raise RuntimeError(f"no current {key_alg} signing key; run 'flask idp init'") from None
+
+
+def jwks() -> dict[str, Any]:
+    cache = store()
+    cache.refresh()
+    return cache.jwks
+
+
+def verification_keys() -> KeySet:
+    cache = store()
+    cache.refresh()
+    assert cache.verifying is not None
+    return cache.verifying
+
+
+def sign(claims: dict[str, Any], alg: str, typ: str = "JWT") -> str:
+    """Sign ``claims`` as a compact JWS with the current key for ``alg``."""
+    key = signing_key(alg)
+    header = {"alg": alg, "typ": typ, "kid": key.kid}
+    if alg == "EdDSA":
+        # Still what many libraries expect; RFC 9864 deprecates it in favour of
+        # "Ed25519", hence joserfc's warning, which a client that opted in accepts.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SecurityWarning)
+            return jwt.encode(header, claims, key, algorithms=[alg])
+    return jwt.encode(header, claims, key, algorithms=[alg])

@@ -1,0 +1,56 @@
+"""Discovery documents (RFC 8414, OIDC Discovery 1.0).
+
+Rule: advertise exactly what is wired up; the grant list is read from the
+server's registrations, so it cannot claim a grant that is not there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, url_for
+
+from .claims import SCOPE_CLAIMS, SCOPES_SUPPORTED
+from .keys import SIGNING_ALGS
+from .response_modes import RESPONSE_MODES
+from .server import current_server
+
+
+def _url(endpoint: str) -> str:
+    return current_app.config["IDP_ISSUER"] + url_for(endpoint)
+
+
+def document() -> dict[str, Any]:
+    server = current_server()
+    grant_types = [cls.GRANT_TYPE for cls, _ in server._token_grants]
+    claims = sorted({"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr",
+                     "sid", "at_hash", "azp"}
+                    | {c for names in SCOPE_CLAIMS.values() for c in names})
+    return {
+        "issuer": current_app.config["IDP_ISSUER"],
+        "authorization_endpoint": _url("oauth.authorize"),
+        "token_endpoint": _url("oauth.token"),
+        "userinfo_endpoint": _url("oauth.userinfo"),
+        "jwks_uri": _url("well_known.jwks"),
+        "scopes_supported": list(SCOPES_SUPPORTED),
+        "response_types_supported": ["code"],
+        "response_modes_supported": list(RESPONSE_MODES),
+        "grant_types_supported": grant_types,
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256", "Ed25519"],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": claims,
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "access_token_signing_alg_values_supported": sorted(
+            a for a in SIGNING_ALGS if SIGNING_ALGS[a] == "Ed25519"
+        ),
+        "authorization_response_iss_parameter_supported": True,
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+    }

@@ -1,0 +1,64 @@
+"""The Authlib authorization server and what is registered on it.
+
+Rules enforced here rather than in a grant:
+- error responses are RFC 6749 JSON with ``Cache-Control: no-store``;
+  ``invalid_client`` is always 401, with ``WWW-Authenticate: Basic`` when the
+  client tried Basic authentication;
+- authorization errors that may redirect go out in the requested response
+  mode with ``iss``; the view decides which may not (unknown client, bad
+  redirect URI).
+"""
+
+from __future__ import annotations
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskServer
+from authlib.oauth2.rfc6749.errors import InvalidClientError
+from flask import current_app
+from flask import request as flask_request
+
+from ..extensions import db
+from ..models import Client
+from . import response_modes
+from .claims import SCOPES_SUPPORTED
+from .grants.authorization_code import AuthorizationCodeGrant, OpenIDCode
+from .pkce import PKCE
+
+
+class AuthorizationServer(_FlaskServer):
+    def query_client(self, client_id):
+        if not isinstance(client_id, str) or len(client_id) > 128:
+            return None
+        return db.session.get(Client, client_id)
+
+    def save_token(self, token, request):
+        db.session.add(request.issued_token)
+
+    def handle_error_response(self, request, error):
+        if error.redirect_uri:
+            params = error.get_body()
+            mode = response_modes.requested_mode(request.payload.data)
+            return self.handle_response(*response_modes.build(error.redirect_uri, params, mode))
+        if isinstance(error, InvalidClientError):
+            error.status_code = 401
+            if "authorization" not in flask_request.headers:
+                status, body, headers = error()
+                headers = [h for h in headers if h[0] != "WWW-Authenticate"]
+                return self.handle_response(status, body, headers)
+        return super().handle_error_response(request, error)
+
+    def validate_requested_scope(self, scope):
+        # Which scopes a client may have is the client's business
+        # (Client.get_allowed_scope); nothing server-wide to check.
+        return None
+
+
+def init_app(app) -> None:
+    server = AuthorizationServer()
+    server.init_app(app)
+    server.scopes_supported = list(SCOPES_SUPPORTED)
+    server.register_grant(AuthorizationCodeGrant, [PKCE(required=True), OpenIDCode()])
+    app.extensions["idp.oauth"] = server
+
+
+def current_server() -> AuthorizationServer:
+    return current_app.extensions["idp.oauth"]

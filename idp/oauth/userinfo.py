@@ -1,0 +1,57 @@
+"""UserInfo (OIDC Core §5.3) in the Clerk shape.
+
+Rules:
+- needs an access token with ``openid``;
+- the OIDC claims the token's scopes release, plus Clerk's fields: ``object``,
+  ``instance_id``, ``user_id``, ``username``, names, email, picture,
+  ``public_metadata``, ``unsafe_metadata``; ``private_metadata`` only with the
+  ``private_metadata`` scope;
+- a disabled or deleted user is ``invalid_token``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from authlib.oauth2.rfc6750 import InvalidTokenError
+from flask import current_app
+
+from ..extensions import db
+from ..models import Token, User
+from ..services import orgs
+from .claims import user_claims
+
+
+def instance_id() -> str:
+    """A stable identifier of this installation: derived from the issuer."""
+    digest = hashlib.sha256(current_app.config["IDP_ISSUER"].encode()).hexdigest()
+    return f"ins_{digest[:24]}"
+
+
+def userinfo(token: Token) -> dict[str, Any]:
+    user = db.session.get(User, token.user_id) if token.user_id else None
+    if user is None or user.disabled:
+        raise InvalidTokenError("The token's user no longer exists or is disabled.")
+    scopes = set(token.scope.split())
+    org, role = None, None
+    if token.org_id and (membership := orgs.membership(user.id, token.org_id)):
+        org, role = membership.org, membership.role
+    claims: dict[str, Any] = {
+        "object": "oauth_user_info",
+        "instance_id": instance_id(),
+        "user_id": user.id,
+        "username": user.username,
+        "email": user.email,
+        "email_verified": bool(user.email_verified),
+        "family_name": user.family_name,
+        "given_name": user.given_name,
+        "name": user.name,
+        "preferred_username": user.username,
+        "picture": user.picture,
+        "public_metadata": user.public_metadata or {},
+        "unsafe_metadata": user.unsafe_metadata or {},
+    }
+    claims = {k: v for k, v in claims.items() if v is not None}
+    claims.update(user_claims(user, scopes, org, role))
+    return claims

@@ -1,0 +1,48 @@
+"""Response headers for every page, and the allowed-hosts gate.
+
+Rules:
+- a request whose Host is not in ``IDP_ALLOWED_HOSTS`` is 403 ``access_denied``
+  (Clerk's "satellite domain"), before any other work;
+- pages cannot be framed (CSP ``frame-ancestors 'none'``, ``X-Frame-Options``),
+  (no ``form-action``: browsers apply it to the redirect to the client too),
+  load nothing from elsewhere, run no inline script (the form_post page sets
+  its own nonce-based policy), leak no referrer, are not sniffed;
+- HSTS when the issuer is https; HTML pages are never cached.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, request
+
+from ..errors import error_response
+
+PAGE_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def _check_host():
+    host = (request.host or "").lower()
+    if host not in current_app.config["IDP_ALLOWED_HOSTS"]:
+        return error_response(403, "This identity provider does not serve this host.",
+                              "access_denied")
+    return None
+
+
+def _set_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", PAGE_CSP)
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    if current_app.config["SESSION_COOKIE_SECURE"]:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if response.mimetype == "text/html":
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_check_host)
+    app.after_request(_set_headers)

@@ -1,0 +1,42 @@
+"""User passwords: argon2id with OWASP parameters.
+
+An unknown user costs one verification too, against a fixed dummy hash, so
+the response time does not tell whether an account exists (ASVS 6.3.8).
+"""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+# OWASP Password Storage Cheat Sheet: m=19 MiB, t=2, p=1.
+HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+_DUMMY_HASH = HASHER.hash("not a password anyone has")
+
+MIN_LENGTH = 8
+MAX_LENGTH = 256
+
+
+def hash_password(password: str) -> str:
+    return HASHER.hash(password)
+
+
+def verify_password(stored_hash: str | None, password: str) -> bool:
+    """Check ``password``; with no stored hash, burn the same time and fail."""
+    try:
+        return HASHER.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    return HASHER.check_needs_rehash(stored_hash)
+
+
+def password_problem(password: str) -> str | None:
+    """Why ``password`` is not acceptable (ASVS 6.2), or None."""
+    if len(password) < MIN_LENGTH:
+        return f"must be at least {MIN_LENGTH} characters"
+    if len(password) > MAX_LENGTH:
+        return f"must be at most {MAX_LENGTH} characters"
+    return None

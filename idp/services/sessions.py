@@ -1,0 +1,70 @@
+"""Browser login sessions: the ``sid`` shared by ID tokens, access tokens and logout."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import select, update
+
+from ..extensions import db
+from ..models import LoginSession, User
+from ..models._common import now
+from .audit import Origin, record
+
+
+def start(
+    user: User, *, amr: list[str], ttl: int, origin: Origin, user_agent: str | None = None
+) -> LoginSession:
+    """Open a new session (a fresh ``sid`` at every login: no fixation)."""
+    at = now()
+    session = LoginSession(
+        sid=secrets.token_urlsafe(24),
+        user_id=user.id,
+        auth_time=at,
+        amr=amr,
+        acr="1",  # single-factor login (Keycloak's convention; "0" would mean SSO cookie)
+        user_agent=(user_agent or origin.user_agent or "")[:512] or None,
+        ip=origin.ip,
+        created_at=at,
+        expires_at=at + ttl,
+    )
+    db.session.add(session)
+    record("login.success", origin, user_id=user.id, sid=session.sid, amr=amr)
+    return session
+
+
+def load_active(sid: str) -> LoginSession | None:
+    """The session if it is neither ended nor expired and its user is enabled."""
+    row = db.session.execute(
+        select(LoginSession, User)
+        .join(User, User.id == LoginSession.user_id)
+        .where(
+            LoginSession.sid == sid,
+            LoginSession.ended_at.is_(None),
+            LoginSession.expires_at > now(),
+            User.disabled.is_(False),
+        )
+    ).first()
+    return row[0] if row else None
+
+
+def end(sid: str, origin: Origin | None = None, user_id: str | None = None) -> None:
+    db.session.execute(
+        update(LoginSession)
+        .where(LoginSession.sid == sid, LoginSession.ended_at.is_(None))
+        .values(ended_at=now())
+    )
+    record("logout", origin, user_id=user_id, sid=sid)
+
+
+def end_all_for_user(user_id: str, *, keep_sid: str | None = None) -> None:
+    """End every session of the user but ``keep_sid`` (after a password change)."""
+    db.session.execute(
+        update(LoginSession)
+        .where(
+            LoginSession.user_id == user_id,
+            LoginSession.ended_at.is_(None),
+            LoginSession.sid != (keep_sid or ""),
+        )
+        .values(ended_at=now())
+    )

@@ -1,0 +1,1 @@
+"""Blueprints: one per module. Views orchestrate; services decide."""

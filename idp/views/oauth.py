@@ -1,0 +1,63 @@
+"""Protocol endpoints: authorize (browser-facing), token, userinfo.
+
+The token and userinfo endpoints are machine endpoints: JSON only, no CSRF
+token (clients authenticate themselves), ``Cache-Control: no-store``.
+"""
+
+from __future__ import annotations
+
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint, jsonify, request
+
+from ..errors import error_response
+from ..extensions import csrf, db
+from ..oauth.bearer import protector
+from ..oauth.server import current_server
+from ..oauth.userinfo import userinfo as userinfo_claims
+from ._authorize import proceed, resume
+from ._request import signed_in
+
+bp = Blueprint("oauth", __name__)
+csrf.exempt(bp)
+
+
+@bp.route("/oauth/authorize", methods=["GET", "POST"])
+def authorize():
+    """Start or continue an authorization request (GET and POST are equivalent)."""
+    if "oidc_id" in request.values:
+        # Reserved for upstream identity providers; none is configured.
+        return error_response(404, "Unknown identity provider in 'oidc_id'.", "invalid_request")
+    params = request.form if request.method == "POST" else request.args
+    user, login_session = signed_in()
+    resumed, failure = resume(params, user, login_session)
+    if failure is not None:
+        return failure
+    grant, step = resumed
+    return proceed(grant, step, user, login_session, params)
+
+
+@bp.post("/oauth/token")
+def token():
+    response = current_server().create_token_response()
+    if response.status_code == 200:
+        db.session.commit()
+    else:
+        db.session.rollback()
+    return response
+
+
+@bp.route("/oauth/userinfo", methods=["GET", "POST"])
+def userinfo():
+    try:
+        token = protector.acquire_token("openid")
+        body = userinfo_claims(token)
+    except OAuth2Error as error:
+        status, payload, headers = error()
+        response = jsonify(payload)
+        response.status_code = status
+        response.headers.update((k, v) for k, v in headers if k == "WWW-Authenticate")
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response

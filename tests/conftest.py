@@ -1,0 +1,143 @@
+"""Fixtures: an app on a migrated database, a test client, a CLI runner, factories.
+
+SQLite (default): the schema is migrated once into a template file that each
+test copies. PostgreSQL (``IDP_TEST_DATABASE_URL``): migrated once, and every
+table but the keys is emptied after each test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from idp import create_app
+from idp.extensions import db
+from idp.oauth import keys
+from idp.services import accounts, clients, orgs
+
+from .helpers import OAuthClient
+
+PG_URL = os.environ.get("IDP_TEST_DATABASE_URL")
+ISSUER = "http://localhost"
+SECRET = "test-secret-key-not-for-production"
+
+
+def _config(database_url: str, **extra) -> dict:
+    return {"ISSUER": ISSUER, "DATABASE_URL": database_url, "SECRET_KEY": SECRET,
+            "TESTING": True, **extra}
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """A migrated database with signing keys: the state every test starts from."""
+    url = PG_URL or "sqlite:///" + str(tmp_path_factory.mktemp("db") / "template.sqlite3")
+    app = create_app(_config(url))
+    with app.app_context():
+        if PG_URL:
+            db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+            db.session.commit()
+        upgrade(directory=app.extensions["migrate"].directory)
+        keys.ensure_keys()
+        db.engine.dispose()
+    return url
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    if PG_URL:
+        url = database_url
+    else:
+        template = Path(database_url.removeprefix("sqlite:///"))
+        copy = tmp_path / "idp.sqlite3"
+        shutil.copyfile(template, copy)
+        url = "sqlite:///" + str(copy)
+    app = create_app(_config(url))
+    # No application context stays pushed: each test-client request gets its
+    # own, as in production (a shared one would share ``g`` between requests).
+    yield app
+    with app.app_context():
+        if PG_URL:
+            tables = [t.name for t in db.metadata.sorted_tables if t.name != "signing_keys"]
+            db.session.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+            db.session.execute(text("DELETE FROM signing_keys WHERE retired_at IS NOT NULL"))
+            db.session.commit()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+# -- factories ----------------------------------------------------------------
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def make_user(app):
+    def make(username="alice", email=None, password=PASSWORD, **kwargs):
+        with app.app_context():
+            user = accounts.create_user(username, email or f"{username}@example.com", password,
+                                        **kwargs)
+            db.session.commit()
+            return user
+
+    return make
+
+
+@pytest.fixture
+def make_org(app):
+    def make(slug="acme", name=None, members=()):
+        with app.app_context():
+            org = orgs.create_org(slug, name or slug.title())
+            db.session.flush()
+            for user in members:
+                orgs.add_member(org, db.session.merge(user))
+            db.session.commit()
+            return org
+
+    return make
+
+
+REDIRECT_URI = "https://rp.example/callback"
+
+
+@pytest.fixture
+def make_client(app):
+    def make(client_id="web", **kwargs):
+        kwargs.setdefault("redirect_uris", [REDIRECT_URI])
+        with app.app_context():
+            new = clients.create_client(kwargs.pop("name", f"{client_id} app"),
+                                        client_id=client_id, **kwargs)
+            db.session.commit()
+            return new
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice", given_name="Alice", family_name="Anders", email_verified=True)
+
+
+@pytest.fixture
+def web(make_client):
+    """A confidential client with the refresh_token grant."""
+    return make_client("web")
+
+
+@pytest.fixture
+def oauth(client):
+    """Drives the browser side of the flow through the test client."""
+    return OAuthClient(client)

@@ -1,0 +1,123 @@
+"""Test helpers: drive the browser pages, read authorization responses, verify JWTs."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    return verifier, challenge.rstrip(b"=").decode()
+
+
+def csrf_token(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+def location_params(response, part: str = "query") -> dict[str, str]:
+    """The parameters a redirect hands to the client (query or fragment)."""
+    assert response.status_code in (302, 303), (response.status_code, response.get_data(True))
+    location = response.headers["Location"]
+    return dict(parse_qsl(getattr(urlsplit(location), part), keep_blank_values=True))
+
+
+class _FormParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.action: str | None = None
+        self.method: str | None = None
+        self.fields: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form" and self.action is None:
+            self.action, self.method = a.get("action"), a.get("method")
+        if tag == "input" and a.get("type") == "hidden":
+            self.fields.append((a["name"], a.get("value", "")))
+
+
+def form_post_params(html: str) -> tuple[str, str, dict[str, str]]:
+    """The action, method and hidden fields of a form_post response page."""
+    parser = _FormParser()
+    parser.feed(html)
+    assert parser.action is not None
+    return parser.action, parser.method or "", dict(parser.fields)
+
+
+def verify_jwt(token: str, jwks: dict[str, Any], algorithms: list[str]) -> tuple[dict, dict]:
+    """Verify a JWT's signature against the published JWKS; return (header, claims)."""
+    decoded = jwt.decode(token, KeySet.import_key_set(jwks), algorithms=algorithms)
+    return decoded.header, decoded.claims
+
+
+class OAuthClient:
+    """The browser and the relying party, played through Flask's test client."""
+
+    def __init__(self, client) -> None:
+        self.http = client
+
+    def login(self, username: str, password: str, next_url: str | None = None):
+        page = self.http.get("/login")
+        data = {"username": username, "password": password,
+                "csrf_token": csrf_token(page.get_data(True))}
+        if next_url:
+            data["next"] = next_url
+        return self.http.post("/login", data=data)
+
+    def authorize(self, method: str = "GET", **params):
+        if method == "POST":
+            return self.http.post("/oauth/authorize", data=params)
+        return self.http.get("/oauth/authorize", query_string=params)
+
+    def submit_page(self, response, **fields):
+        """Submit the form of an interaction page reached by following ``response``."""
+        location = response.headers["Location"]
+        page = self.http.get(location)
+        assert page.status_code == 200, page.get_data(True)
+        html = page.get_data(True)
+        action = re.search(r'<form method="post" action="([^"]+)"', html).group(1)
+        action = action.replace("&amp;", "&")
+        return self.http.post(action, data={"csrf_token": csrf_token(html), **fields})
+
+    def approve(self, response, decision: str = "allow"):
+        """From a redirect to /consent, press Allow (or Deny)."""
+        assert "/consent?" in response.headers["Location"], response.headers["Location"]
+        return self.submit_page(response, decision=decision)
+
+    def choose_org(self, response, slug: str):
+        assert "/select-org?" in response.headers["Location"], response.headers["Location"]
+        return self.submit_page(response, org=slug)
+
+    def jwks(self) -> dict[str, Any]:
+        return self.http.get("/.well-known/jwks.json").get_json()
+
+    def exchange(self, code: str, client_id: str, secret: str | None = None, *,
+                 redirect_uri: str, verifier: str | None = None, method: str = "basic",
+                 **extra):
+        data = {"grant_type": "authorization_code", "code": code,
+                "redirect_uri": redirect_uri, **extra}
+        if verifier:
+            data["code_verifier"] = verifier
+        headers = {}
+        if secret is None or method == "none":
+            data["client_id"] = client_id
+        elif method == "basic":
+            raw = f"{client_id}:{secret}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
+        else:
+            data.update(client_id=client_id, client_secret=secret)
+        return self.http.post("/oauth/token", data=data, headers=headers)
