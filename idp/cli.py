@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 from flask_migrate import upgrade
 from sqlalchemy import select
 
@@ -17,7 +18,7 @@ from .models import SigningKey, User
 from .oauth import keys
 from .services import ServiceError, accounts, audit, clients, housekeeping, orgs
 
-idp = click.Group("idp", help="Administer the identity provider.")
+idp = AppGroup("idp", help="Administer the identity provider.")
 
 
 def _fail(message: str) -> None:
@@ -66,7 +67,7 @@ def init_command(demo: bool) -> None:
 
 # -- users --------------------------------------------------------------------
 
-users = click.Group("users", help="Manage users.")
+users = AppGroup("users", help="Manage users.")
 idp.add_command(users)
 
 
@@ -99,7 +100,7 @@ def users_create(username, email, password, password_stdin, given_name, family_n
 
 # -- organizations ------------------------------------------------------------
 
-orgs_group = click.Group("orgs", help="Manage organizations.")
+orgs_group = AppGroup("orgs", help="Manage organizations.")
 idp.add_command(orgs_group)
 
 
@@ -127,7 +128,7 @@ def orgs_add_member(slug, username, role) -> None:
 
 # -- groups -------------------------------------------------------------------
 
-groups = click.Group("groups", help="Manage groups within organizations.")
+groups = AppGroup("groups", help="Manage groups within organizations.")
 idp.add_command(groups)
 
 
@@ -162,7 +163,7 @@ def groups_add_member(org_slug, name, username) -> None:
 
 # -- clients ------------------------------------------------------------------
 
-clients_group = click.Group("clients", help="Manage client applications.")
+clients_group = AppGroup("clients", help="Manage client applications.")
 idp.add_command(clients_group)
 
 
@@ -210,7 +211,7 @@ def clients_create(name, client_id, client_secret, redirect_uris, post_logout_re
 
 # -- keys ---------------------------------------------------------------------
 
-keys_group = click.Group("keys", help="Manage signing keys.")
+keys_group = AppGroup("keys", help="Manage signing keys.")
 idp.add_command(keys_group)
 
 

@@ -55,9 +55,10 @@ def wants_json() -> bool:
     return best == "application/json" and accept[best] > accept["text/html"]
 
 
-def error_response(status: int, description: str, error: str | None = None) -> Response:
-    """The error in the format the client understands."""
-    if wants_json():
+def error_response(status: int, description: str, error: str | None = None,
+                   *, as_json: bool | None = None) -> Response:
+    """The error in the format the client understands (or JSON when ``as_json``)."""
+    if as_json or (as_json is None and wants_json()):
         response = jsonify(error=error or OAUTH_CODES.get(status, "invalid_request"),
                            error_description=description)
     else:

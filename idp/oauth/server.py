@@ -23,6 +23,15 @@ from .claims import SCOPES_SUPPORTED
 from .grants.authorization_code import AuthorizationCodeGrant, OpenIDCode
 from .pkce import PKCE
 
+DEFAULT_DESCRIPTIONS = {
+    "unsupported_grant_type": "This grant_type is not supported; see grant_types_supported.",
+    "invalid_scope": "The requested scope is not allowed for this client.",
+    "invalid_client": "Client authentication failed.",
+    "invalid_grant": "The grant is invalid, expired, or was already used.",
+    "access_denied": "The request was denied.",
+    "unsupported_response_type": "Only response_type=code is supported.",
+}
+
 
 class AuthorizationServer(_FlaskServer):
     def query_client(self, client_id):
@@ -34,6 +43,8 @@ class AuthorizationServer(_FlaskServer):
         db.session.add(request.issued_token)
 
     def handle_error_response(self, request, error):
+        if not error.description:
+            error.description = DEFAULT_DESCRIPTIONS.get(error.error, "The request failed.")
         if error.redirect_uri:
             params = error.get_body()
             mode = response_modes.requested_mode(request.payload.data)

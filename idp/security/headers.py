@@ -26,7 +26,7 @@ def _check_host():
     host = (request.host or "").lower()
     if host not in current_app.config["IDP_ALLOWED_HOSTS"]:
         return error_response(403, "This identity provider does not serve this host.",
-                              "access_denied")
+                              "access_denied", as_json=True)
     return None
 
 

@@ -26,7 +26,8 @@ def authorize():
     """Start or continue an authorization request (GET and POST are equivalent)."""
     if "oidc_id" in request.values:
         # Reserved for upstream identity providers; none is configured.
-        return error_response(404, "Unknown identity provider in 'oidc_id'.", "invalid_request")
+        return error_response(404, "Unknown identity provider in 'oidc_id'.", "invalid_request",
+                              as_json=True)
     params = request.form if request.method == "POST" else request.args
     user, login_session = signed_in()
     resumed, failure = resume(params, user, login_session)
