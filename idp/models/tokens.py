@@ -90,7 +90,7 @@ class Token(db.Model):
     user_id: Mapped[str | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
-    grant_type: Mapped[str] = mapped_column(String(64))
+    grant_type: Mapped[str] = mapped_column(String(64))  # the grant that began the family
     scope: Mapped[str] = mapped_column(String(2000), default="")
     granted_scope: Mapped[str] = mapped_column(String(2000), default="")
     org_id: Mapped[str | None] = mapped_column(String(36))
@@ -106,6 +106,15 @@ class Token(db.Model):
 
     def is_active(self, at: int | None = None) -> bool:
         return self.revoked_at is None and self.expires_at > (at or now())
+
+    # Authlib's token protocol, for the refresh grant -----------------------
+
+    def check_client(self, client) -> bool:
+        return self.client_id == client.client_id
+
+    def get_scope(self) -> str:
+        """What a refresh may ask for: the scope originally granted (RFC 6749 §6)."""
+        return self.granted_scope
 
 
 class Consent(db.Model):

@@ -47,6 +47,10 @@ SCOPE_WORDS = {
 }
 
 
+def is_openid(scope: str) -> bool:
+    return "openid" in scope.split()
+
+
 def describe_scope(scope: str) -> str:
     if scope.startswith("grpn://"):
         return f"See whether you belong to the group “{scope[7:]}”"

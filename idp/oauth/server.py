@@ -21,6 +21,10 @@ from ..models import Client
 from . import response_modes
 from .claims import SCOPES_SUPPORTED
 from .grants.authorization_code import AuthorizationCodeGrant, OpenIDCode
+from .grants.client_credentials import ClientCredentialsGrant
+from .grants.password import PasswordGrant
+from .grants.refresh_token import RefreshTokenGrant
+from .grants.token_exchange import ClientDelegateGrant, TokenExchangeGrant
 from .pkce import PKCE
 
 DEFAULT_DESCRIPTIONS = {
@@ -68,6 +72,11 @@ def init_app(app) -> None:
     server.init_app(app)
     server.scopes_supported = list(SCOPES_SUPPORTED)
     server.register_grant(AuthorizationCodeGrant, [PKCE(required=True), OpenIDCode()])
+    server.register_grant(RefreshTokenGrant)
+    server.register_grant(PasswordGrant)
+    server.register_grant(ClientCredentialsGrant)
+    server.register_grant(TokenExchangeGrant)
+    server.register_grant(ClientDelegateGrant)
     app.extensions["idp.oauth"] = server
 
 

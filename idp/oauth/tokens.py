@@ -34,6 +34,7 @@ class Context:
     auth_time: int | None = None
     granted_scope: str | None = None  # what a refresh token keeps (RFC 6749 §6)
     actor: dict[str, Any] | None = None
+    origin_grant: str | None = None  # the grant that began the family, kept on refresh
 
 
 def shorter(requested: str | None, configured: int) -> int:

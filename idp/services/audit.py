@@ -19,6 +19,11 @@ class Origin:
     ip: str | None = None
     user_agent: str | None = None
 
+    @classmethod
+    def of(cls, request) -> Origin:
+        """Where ``request`` (a Werkzeug request, handed in by the caller) came from."""
+        return cls(ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
+
 
 CLI = Origin(ip=None, user_agent="flask idp")
 

@@ -10,7 +10,7 @@ from ..services.audit import Origin
 
 
 def origin() -> Origin:
-    return Origin(ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
+    return Origin.of(request)
 
 
 def signed_in() -> tuple[User | None, LoginSession | None]:

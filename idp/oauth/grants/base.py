@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from authlib.oauth2.rfc6749.errors import InvalidScopeError
+
 from ...models import Client, User
-from .. import tokens
+from ...models._common import now
+from .. import id_token, tokens
+from ..claims import is_openid
 
 
 class IssuesTokens:
@@ -11,6 +15,9 @@ class IssuesTokens:
 
     A grant sets ``request.token_context`` before Authlib asks for a token;
     the row is put on ``request.issued_token`` for the server's ``save_token``.
+    Rules: the scope must be one the client may have (``invalid_scope``
+    otherwise); a refresh token only for clients with the refresh_token grant;
+    the Webex lifetime parameters may only shorten the client's lifetimes.
     """
 
     request: object
@@ -27,6 +34,10 @@ class IssuesTokens:
         request = self.request
         client: Client = request.client  # type: ignore[attr-defined]
         form = request.form  # type: ignore[attr-defined]
+        allowed = client.get_allowed_scope(scope)
+        if allowed is None:
+            raise InvalidScopeError("The requested scope is not allowed for this client.")
+        context = getattr(request, "token_context", None) or tokens.Context()
         refresh_ttl = None
         if include_refresh_token and client.check_grant_type("refresh_token"):
             refresh_ttl = tokens.shorter(
@@ -34,10 +45,10 @@ class IssuesTokens:
             )
         token, row = tokens.issue(
             client=client,
-            grant_type=grant_type or self.GRANT_TYPE or "",
-            scope=scope or "",
+            grant_type=context.origin_grant or grant_type or self.GRANT_TYPE or "",
+            scope=allowed,
             user=user,
-            context=getattr(request, "token_context", None) or tokens.Context(),
+            context=context,
             access_ttl=tokens.shorter(
                 form.get("accessTokenValiditySeconds"), client.access_token_ttl
             ),
@@ -45,3 +56,26 @@ class IssuesTokens:
         )
         request.issued_token = row  # type: ignore[attr-defined]
         return token
+
+
+def add_id_token(grant, response) -> None:
+    """Hook: an ID token beside the access token when ``openid`` was granted.
+
+    For grants without an authorization request (refresh, password); the code
+    grant gets its own through Authlib's ``OpenIDCode``.
+    """
+    _, token, _ = response
+    request = grant.request
+    user = request.user
+    if user is None or not is_openid(token.get("scope", "")):
+        return
+    context = getattr(request, "token_context", None) or tokens.Context()
+    token["id_token"] = id_token.build(
+        client=request.client,
+        user=user,
+        scope=token["scope"],
+        auth_time=context.auth_time or now(),
+        access_token=token["access_token"],
+        sid=context.sid,
+        org_id=context.org_id,
+    )
