@@ -38,9 +38,9 @@ def create_app(config: dict | None = None) -> Flask:
     keys.init_app(app)
     server.init_app(app)
 
-    from .views import auth, consent, oauth, orgs, well_known
+    from .views import auth, consent, logout, oauth, orgs, well_known
 
-    for blueprint in (auth.bp, consent.bp, orgs.bp, oauth.bp, well_known.bp):
+    for blueprint in (auth.bp, consent.bp, orgs.bp, oauth.bp, logout.bp, well_known.bp):
         app.register_blueprint(blueprint)
 
     from . import cli, errors

@@ -53,6 +53,12 @@ class Client(db.Model):
         return self.token_endpoint_auth_method == "none"  # noqa: S105 - a method name
 
     @property
+    def client_metadata(self) -> dict:
+        """RFC 7591 metadata, as Authlib's endpoints read it."""
+        return {"post_logout_redirect_uris": self.post_logout_redirect_uris,
+                "token_endpoint_auth_method": self.token_endpoint_auth_method}
+
+    @property
     def scopes(self) -> list[str]:
         return self.scope.split()
 
@@ -67,16 +73,17 @@ class Client(db.Model):
         return self.redirect_uris[0] if len(self.redirect_uris) == 1 else None
 
     def get_allowed_scope(self, scope: str | None) -> str | None:
-        """Return the requested scope if the client may have all of it, else None.
+        """The part of the requested scope the client may have; None if no part.
 
-        An omitted scope means the client's registered scope (RFC 6749 §3.3).
+        Scopes the client may not have are left out, as OIDC Core §5.4 asks
+        ("SHOULD be ignored") and RFC 6749 §3.3 allows; the token response's
+        ``scope`` says what was granted. An omitted scope means the client's
+        registered scope (RFC 6749 §3.3).
         """
         if not scope:
             return self.scope
-        requested = list(dict.fromkeys(scope.split()))
-        if all(self.allows_scope(s) for s in requested):
-            return " ".join(requested)
-        return None
+        granted = [s for s in dict.fromkeys(scope.split()) if self.allows_scope(s)]
+        return " ".join(granted) if granted else None
 
     def allows_scope(self, scope: str) -> bool:
         if scope in self.scopes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..models import Organization, User
+from ..models import Group, Organization, User
 
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "profile": (
@@ -57,6 +57,37 @@ def describe_scope(scope: str) -> str:
     if scope.startswith("grpid://"):
         return f"See whether you belong to the group with identifier {scope[8:]}"
     return SCOPE_WORDS.get(scope, f"Use the permission “{scope}”")
+
+
+GROUP_SCOPES = ("group_names", "group_ids")
+
+
+def wants_groups(scopes: set[str]) -> bool:
+    return any(s in GROUP_SCOPES or s.startswith(("grpn://", "grpid://")) for s in scopes)
+
+
+def group_claims(groups: list[Group], scopes: set[str], limit: int | None = None
+                 ) -> tuple[dict[str, list[str]], bool]:
+    """Webex group scopes → ``groups`` (names) and ``group_ids``, at most ``limit`` in all.
+
+    ``group_names`` / ``group_ids`` release every group; ``grpn://NAME`` and
+    ``grpid://ID`` only the one named. Returns the claims and whether the cap cut
+    anything off.
+    """
+    names = [g.name for g in groups
+             if "group_names" in scopes or f"grpn://{g.name}" in scopes]
+    ids = [g.id for g in groups if "group_ids" in scopes or f"grpid://{g.id}" in scopes]
+    truncated = False
+    if limit is not None and len(names) + len(ids) > limit:
+        truncated = True
+        names = names[:limit]
+        ids = ids[: limit - len(names)]
+    claims: dict[str, list[str]] = {}
+    if "group_names" in scopes or any(s.startswith("grpn://") for s in scopes):
+        claims["groups"] = names
+    if "group_ids" in scopes or any(s.startswith("grpid://") for s in scopes):
+        claims["group_ids"] = ids
+    return claims, truncated
 
 
 def user_claims(

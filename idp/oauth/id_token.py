@@ -16,14 +16,17 @@ import hashlib
 from typing import Any
 
 from flask import current_app
+from joserfc import jwt
+from joserfc.errors import JoseError
 
 from ..models import Client, User
 from ..models._common import now
 from ..services import orgs
 from . import keys
-from .claims import user_claims
+from .claims import group_claims, user_claims, wants_groups
 
 HALF_HASH = {"RS256": hashlib.sha256, "ES256": hashlib.sha256, "Ed25519": hashlib.sha512}
+ID_TOKEN_ALGS = list(HALF_HASH)
 
 
 def half_hash(value: str, alg: str) -> str:
@@ -43,6 +46,7 @@ def build(
     org_id: str | None = None,
     acr: str | None = None,
     amr: list[str] | None = None,
+    max_groups: int | None = None,
 ) -> str:
     alg = client.id_token_signed_response_alg
     issued_at = now()
@@ -66,5 +70,32 @@ def build(
     org, role = None, None
     if org_id and (membership := orgs.membership(user.id, org_id)):
         org, role = membership.org, membership.role
-    claims.update(user_claims(user, set(scope.split()), org, role))
+    scopes = set(scope.split())
+    claims.update(user_claims(user, scopes, org, role))
+    if wants_groups(scopes):
+        limit = client.max_groups_in_id_token if max_groups is None else max_groups
+        groups, truncated = group_claims(orgs.user_groups(user.id, org_id), scopes, limit)
+        claims.update(groups)
+        if truncated:
+            # OIDC Core §5.6.2 distributed claims: the whole list is at UserInfo.
+            source = {"endpoint": current_app.config["IDP_ISSUER"] + "/oauth/userinfo"}
+            claims["_claim_names"] = {name: "userinfo" for name in groups}
+            claims["_claim_sources"] = {"userinfo": source}
     return keys.sign(claims, alg)
+
+
+def verify_hint(token: str) -> dict[str, Any] | None:
+    """The claims of an ID token we issued (expired or not), or None.
+
+    Used for ``id_token_hint``: signature by one of our keys with an ID token
+    algorithm (never ``none`` or HMAC), our issuer, a subject.
+    """
+    if not token or len(token) > 16_384 or token.count(".") != 2:
+        return None
+    try:
+        claims = jwt.decode(token, keys.verification_keys(), ID_TOKEN_ALGS).claims
+    except (JoseError, ValueError, TypeError):
+        return None
+    if claims.get("iss") != current_app.config["IDP_ISSUER"] or not claims.get("sub"):
+        return None
+    return claims

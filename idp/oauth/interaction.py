@@ -9,7 +9,9 @@ Rules (SPEC "Authorization endpoint", OIDC Core §3.1.2.1):
 - consent unless the client skips it or the user already granted these
   scopes, and always with ``prompt=consent``;
 - with ``prompt=none`` any needed step is an error redirect instead
-  (``login_required``, ``account_selection_required``, ``consent_required``).
+  (``login_required``, ``account_selection_required``, ``consent_required``);
+- ``id_token_hint`` must be an ID token we issued (``invalid_request``), and
+  names the user who must be signed in (``login_required`` otherwise).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from authlib.oidc.core.errors import (
 from ..models import LoginSession, User
 from ..models._common import now
 from ..services import consent, orgs
+from . import id_token
 
 LOGIN = "login"
 SELECT_ORG = "select_org"
@@ -56,6 +59,7 @@ def next_step(
     if silent and len(prompts) > 1:
         raise InvalidRequestError("'prompt=none' cannot be combined.", redirect_uri=redirect_uri)
     max_age = _max_age(data.get("max_age"), redirect_uri)
+    hinted_sub = _hinted_subject(data.get("id_token_hint"), redirect_uri)
 
     if (
         user is None
@@ -66,6 +70,9 @@ def next_step(
         if silent:
             raise LoginRequiredError(redirect_uri=redirect_uri)
         return Step(LOGIN)
+    if hinted_sub is not None and hinted_sub != user.id:
+        raise LoginRequiredError("The signed-in user is not the one in 'id_token_hint'.",
+                                 redirect_uri=redirect_uri)
 
     client = request.client
     memberships = orgs.memberships(user.id)
@@ -100,6 +107,16 @@ def next_step(
             raise ConsentRequiredError(redirect_uri=redirect_uri)
         return Step(CONSENT, org_id)
     return Step(ISSUE, org_id)
+
+
+def _hinted_subject(hint: str | None, redirect_uri: str) -> str | None:
+    if not hint:
+        return None
+    claims = id_token.verify_hint(hint)
+    if claims is None:
+        raise InvalidRequestError("'id_token_hint' is not an ID token issued here.",
+                                  redirect_uri=redirect_uri)
+    return claims["sub"]
 
 
 def _max_age(raw: str | None, redirect_uri: str) -> int | None:

@@ -11,6 +11,7 @@ from typing import Any
 from flask import current_app, url_for
 
 from .claims import SCOPE_CLAIMS, SCOPES_SUPPORTED
+from .id_token import ID_TOKEN_ALGS
 from .keys import SIGNING_ALGS
 from .response_modes import RESPONSE_MODES
 from .server import current_server
@@ -24,7 +25,7 @@ def document() -> dict[str, Any]:
     server = current_server()
     grant_types = [cls.GRANT_TYPE for cls, _ in server._token_grants]
     claims = sorted({"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr",
-                     "sid", "at_hash", "azp"}
+                     "sid", "at_hash", "azp", "groups", "group_ids"}
                     | {c for names in SCOPE_CLAIMS.values() for c in names})
     return {
         "issuer": current_app.config["IDP_ISSUER"],
@@ -32,13 +33,25 @@ def document() -> dict[str, Any]:
         "token_endpoint": _url("oauth.token"),
         "userinfo_endpoint": _url("oauth.userinfo"),
         "jwks_uri": _url("well_known.jwks"),
+        "introspection_endpoint": _url("oauth.introspect"),
+        "revocation_endpoint": _url("oauth.revoke"),
+        "end_session_endpoint": _url("end_session.end_session"),
         "scopes_supported": list(SCOPES_SUPPORTED),
         "response_types_supported": ["code"],
         "response_modes_supported": list(RESPONSE_MODES),
         "grant_types_supported": grant_types,
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256", "ES256", "Ed25519"],
+        "id_token_signing_alg_values_supported": ID_TOKEN_ALGS,
         "token_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
+        "introspection_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+        ],
+        "revocation_endpoint_auth_methods_supported": [
             "client_secret_basic",
             "client_secret_post",
             "none",

@@ -25,7 +25,10 @@ from .grants.client_credentials import ClientCredentialsGrant
 from .grants.password import PasswordGrant
 from .grants.refresh_token import RefreshTokenGrant
 from .grants.token_exchange import ClientDelegateGrant, TokenExchangeGrant
+from .end_session import EndSessionEndpoint
+from .introspection import IntrospectionEndpoint
 from .pkce import PKCE
+from .revocation import RevocationEndpoint
 
 DEFAULT_DESCRIPTIONS = {
     "unsupported_grant_type": "This grant_type is not supported; see grant_types_supported.",
@@ -77,6 +80,9 @@ def init_app(app) -> None:
     server.register_grant(ClientCredentialsGrant)
     server.register_grant(TokenExchangeGrant)
     server.register_grant(ClientDelegateGrant)
+    server.register_endpoint(IntrospectionEndpoint)
+    server.register_endpoint(RevocationEndpoint)
+    server.register_endpoint(EndSessionEndpoint)
     app.extensions["idp.oauth"] = server
 
 

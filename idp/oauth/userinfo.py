@@ -20,7 +20,7 @@ from flask import current_app
 from ..extensions import db
 from ..models import Token, User
 from ..services import orgs
-from .claims import user_claims
+from .claims import group_claims, user_claims, wants_groups
 
 
 def instance_id() -> str:
@@ -54,4 +54,6 @@ def userinfo(token: Token) -> dict[str, Any]:
     }
     claims = {k: v for k, v in claims.items() if v is not None}
     claims.update(user_claims(user, scopes, org, role))
+    if wants_groups(scopes):  # the whole list: the ID token may carry only part
+        claims.update(group_claims(orgs.user_groups(user.id, token.org_id), scopes)[0])
     return claims

@@ -7,7 +7,7 @@ import secrets
 from sqlalchemy import select, update
 
 from ..extensions import db
-from ..models import LoginSession, User
+from ..models import LoginSession, Token, User
 from ..models._common import now
 from .audit import Origin, record
 
@@ -49,10 +49,25 @@ def load_active(sid: str) -> LoginSession | None:
 
 
 def end(sid: str, origin: Origin | None = None, user_id: str | None = None) -> None:
-    db.session.execute(
+    """End the session and revoke the tokens bound to it.
+
+    Tokens granted ``offline_access`` outlive the browser session on purpose
+    (OIDC Core §11); everything else issued in the session dies with it.
+    """
+    at = now()
+    ended = db.session.execute(
         update(LoginSession)
         .where(LoginSession.sid == sid, LoginSession.ended_at.is_(None))
-        .values(ended_at=now())
+        .values(ended_at=at)
+    )
+    if ended.rowcount == 0:
+        return
+    db.session.execute(
+        update(Token)
+        .where(Token.sid == sid, Token.revoked_at.is_(None),
+               ~Token.granted_scope.contains("offline_access"))
+        .values(revoked_at=at)
+        .execution_options(synchronize_session=False)
     )
     record("logout", origin, user_id=user_id, sid=sid)
 

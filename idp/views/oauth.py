@@ -47,6 +47,25 @@ def token():
     return response
 
 
+@bp.post("/oauth/introspect")
+def introspect():
+    return _token_endpoint("introspection")
+
+
+@bp.post("/oauth/revoke")
+def revoke():
+    return _token_endpoint("revocation")
+
+
+def _token_endpoint(name: str):
+    response = current_server().create_endpoint_response(name)
+    if response.status_code == 200:
+        db.session.commit()
+    else:
+        db.session.rollback()
+    return response
+
+
 @bp.route("/oauth/userinfo", methods=["GET", "POST"])
 def userinfo():
     try:

@@ -111,11 +111,19 @@ def test_unknown_response_mode_is_invalid_request(client, web):
     assert got["iss"] == ISSUER
 
 
-def test_scope_beyond_the_clients_is_invalid_scope(client, web):
+def test_scope_with_nothing_the_client_may_have_is_invalid_scope(client, web):
     got = location_params(client.get("/oauth/authorize",
-                                     query_string=params(scope="openid admin")))
+                                     query_string=params(scope="admin billing")))
     assert got["error"] == "invalid_scope"
     assert got["state"] == "xyz"
+
+
+def test_scopes_the_client_may_not_have_are_left_out(signed_in, web):
+    response = signed_in.authorize(**params(scope="openid admin email"))
+    page = signed_in.http.get(response.headers["Location"]).get_data(True)
+    assert 'data-scope="openid"' in page
+    assert 'data-scope="email"' in page
+    assert "admin" not in page
 
 
 def test_plain_pkce_is_rejected(client, web):
@@ -158,7 +166,7 @@ def test_repeated_parameter_is_invalid_request_without_redirect(client, web, rep
 
 def test_error_in_fragment_mode_goes_in_fragment(client, web):
     response = client.get("/oauth/authorize",
-                          query_string=params(scope="openid admin", response_mode="fragment"))
+                          query_string=params(scope="admin", response_mode="fragment"))
     got = location_params(response, "fragment")
     assert got["error"] == "invalid_scope"
     assert got["iss"] == ISSUER
@@ -167,7 +175,7 @@ def test_error_in_fragment_mode_goes_in_fragment(client, web):
 
 def test_error_in_form_post_mode_is_posted(client, web):
     response = client.get("/oauth/authorize",
-                          query_string=params(scope="openid admin", response_mode="form_post"))
+                          query_string=params(scope="admin", response_mode="form_post"))
     assert response.status_code == 200
     action, method, fields = form_post_params(response.get_data(True))
     assert (action, method) == (REDIRECT_URI, "post")

@@ -168,4 +168,6 @@ class OpenIDCode(_OpenIDCode):
             org_id=code.org_id,
             acr=code.acr,
             amr=code.amr,
+            max_groups=tokens.shorter(request.form.get("maxGroupsInIdToken"),
+                                      request.client.max_groups_in_id_token),
         )

@@ -78,4 +78,6 @@ def add_id_token(grant, response) -> None:
         access_token=token["access_token"],
         sid=context.sid,
         org_id=context.org_id,
+        max_groups=tokens.shorter(request.form.get("maxGroupsInIdToken"),
+                                  request.client.max_groups_in_id_token),
     )

@@ -1,0 +1,59 @@
+"""Token revocation (RFC 7009).
+
+Rules:
+- confidential clients authenticate; public clients name themselves;
+- revoking an access token revokes that issuance; revoking a refresh token
+  revokes its whole family, every access token descended from the grant;
+- an unknown, already revoked, or another client's token is still answered
+  with 200 and an empty body: the caller learns nothing about it (§2.2).
+"""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
+from authlib.oauth2.rfc6749.errors import InvalidRequestError, UnsupportedTokenTypeError
+from sqlalchemy import update
+
+from ..extensions import db
+from ..models import Token
+from ..models._common import now
+from ..services import audit
+from . import presented
+
+
+class UnsupportedTokenType(UnsupportedTokenTypeError):
+    """RFC 7009 §2.2.1 names this error; a 400 with a JSON body."""
+
+    status_code = 400
+
+
+class RevocationEndpoint(_RevocationEndpoint):
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    SUPPORTED_TOKEN_TYPES = (presented.ACCESS, presented.REFRESH)
+
+    def check_params(self, request, client):
+        if not request.form.get("token"):
+            raise InvalidRequestError("Missing 'token'.")
+        hint = request.form.get("token_type_hint")
+        if hint and hint not in self.SUPPORTED_TOKEN_TYPES:
+            raise UnsupportedTokenType(
+                description="'token_type_hint' must be access_token or refresh_token.")
+
+    def authenticate_token(self, request, client):
+        self.check_params(request, client)
+        token = presented.find(request.form["token"], request.form.get("token_type_hint"))
+        return token if token is not None and token.check_client(client) else None
+
+    def query_token(self, token_string, token_type_hint):
+        return presented.find(token_string, token_type_hint)
+
+    def revoke_token(self, token: presented.Presented, request) -> None:
+        row = token.row
+        scope = Token.family_id == row.family_id if token.kind == presented.REFRESH \
+            else Token.jti == row.jti
+        db.session.execute(
+            update(Token).where(scope, Token.revoked_at.is_(None)).values(revoked_at=now())
+            .execution_options(synchronize_session=False)
+        )
+        audit.record("token.revoked", user_id=row.user_id, client_id=row.client_id,
+                     kind=token.kind, family_id=row.family_id)
