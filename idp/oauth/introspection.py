@@ -45,7 +45,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
             "exp": row.expires_at if access else row.refresh_expires_at,
         }
         if access:
-            payload.update(token_type="Bearer", jti=row.jti)
+            payload.update(token_type="Bearer", jti=row.jti)  # noqa: S106 - a token type
         if user is not None:
             payload["username"] = user.username
         for claim, value in (("sid", row.sid), ("org_id", row.org_id), ("act", row.actor),

@@ -10,8 +10,8 @@ Rules:
 
 from __future__ import annotations
 
-from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, UnsupportedTokenTypeError
+from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from sqlalchemy import update
 
 from ..extensions import db

@@ -20,12 +20,12 @@ from ..extensions import db
 from ..models import Client
 from . import response_modes
 from .claims import SCOPES_SUPPORTED
+from .end_session import EndSessionEndpoint
 from .grants.authorization_code import AuthorizationCodeGrant, OpenIDCode
 from .grants.client_credentials import ClientCredentialsGrant
 from .grants.password import PasswordGrant
 from .grants.refresh_token import RefreshTokenGrant
 from .grants.token_exchange import ClientDelegateGrant, TokenExchangeGrant
-from .end_session import EndSessionEndpoint
 from .introspection import IntrospectionEndpoint
 from .pkce import PKCE
 from .revocation import RevocationEndpoint
