@@ -20,10 +20,9 @@ from idp.extensions import db
 from idp.oauth import keys
 from idp.services import accounts, clients, orgs
 
-from .helpers import OAuthClient
+from .helpers import ISSUER, PASSWORD, REDIRECT_URI, OAuthClient, Tokens, get_code
 
 PG_URL = os.environ.get("IDP_TEST_DATABASE_URL")
-ISSUER = "http://localhost"
 SECRET = "test-secret-key-not-for-production"
 
 
@@ -81,8 +80,6 @@ def runner(app):
 
 # -- factories ----------------------------------------------------------------
 
-PASSWORD = "correct horse battery staple"
-
 
 @pytest.fixture
 def make_user(app):
@@ -109,8 +106,6 @@ def make_org(app):
 
     return make
 
-
-REDIRECT_URI = "https://rp.example/callback"
 
 
 @pytest.fixture
@@ -141,3 +136,21 @@ def web(make_client):
 def oauth(client):
     """Drives the browser side of the flow through the test client."""
     return OAuthClient(client)
+
+
+@pytest.fixture
+def endpoint(client):
+    return Tokens(client)
+
+
+@pytest.fixture
+def code_tokens(oauth, alice, web, endpoint):
+    """A fresh code redemption for alice at the ``web`` client."""
+
+    def issue(scope="openid profile email offline_access", **extra):
+        assert oauth.login("alice", PASSWORD).status_code == 303
+        code = get_code(oauth, scope=scope)
+        return endpoint.ok({"grant_type": "authorization_code", "code": code,
+                            "redirect_uri": REDIRECT_URI, **extra}, "web", web.client_secret)
+
+    return issue

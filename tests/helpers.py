@@ -6,12 +6,17 @@ import base64
 import hashlib
 import re
 import secrets
+import time
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from joserfc import jwt
 from joserfc.jwk import KeySet
+
+ISSUER = "http://localhost"
+REDIRECT_URI = "https://rp.example/callback"
+PASSWORD = "correct horse battery staple"
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
@@ -121,3 +126,64 @@ class OAuthClient:
         else:
             data.update(client_id=client_id, client_secret=secret)
         return self.http.post("/oauth/token", data=data, headers=headers)
+
+
+def basic(client_id: str, secret: str) -> dict[str, str]:
+    raw = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    return {"Authorization": f"Basic {raw}"}
+
+
+class Tokens:
+    """The token endpoint from a client's side, verifying everything it gets."""
+
+    def __init__(self, http) -> None:
+        self.http = http
+
+    def post(self, data: dict, client=None, secret: str | None = None):
+        headers = basic(client, secret) if secret else {}
+        if client and not secret:
+            data = {**data, "client_id": client}
+        return self.http.post("/oauth/token", data=data, headers=headers)
+
+    def ok(self, data: dict, client=None, secret=None) -> dict:
+        response = self.post(data, client, secret)
+        assert response.status_code == 200, response.get_data(True)
+        assert response.headers["Cache-Control"] == "no-store"
+        body = response.get_json()
+        jwks = self.http.get("/.well-known/jwks.json").get_json()
+        header, claims = verify_jwt(body["access_token"], jwks, ["Ed25519"])
+        assert header["typ"] == "at+jwt"
+        assert claims["iss"] == ISSUER
+        assert claims["exp"] - claims["iat"] == body["expires_in"]
+        assert claims["exp"] > time.time()
+        assert claims["scope"] == body["scope"]
+        body["claims"] = claims
+        if "id_token" in body:
+            _, body["id_claims"] = verify_jwt(body["id_token"], jwks, ["RS256"])
+        return body
+
+
+def authorize_params(**overrides) -> dict[str, str]:
+    """An authorization request for the ``web`` client; a fresh nonce every time."""
+    base = {"response_type": "code", "client_id": "web", "redirect_uri": REDIRECT_URI,
+            "scope": "openid profile", "state": "xyz", "nonce": secrets.token_urlsafe(8)}
+    base.update(overrides)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def get_code(oauth: OAuthClient, **overrides) -> str:
+    """Authorize (consenting if asked) and return the code."""
+    response = oauth.authorize(**authorize_params(**overrides))
+    if "/consent?" in response.headers["Location"]:
+        response = oauth.approve(response)
+    return location_params(response)["code"]
+
+
+def assert_json_error(response, status: int, error: str) -> None:
+    """An RFC 6749 error: status, JSON, no-store, a code and a description."""
+    assert response.status_code == status, response.get_data(True)
+    assert response.mimetype == "application/json"
+    assert response.headers["Cache-Control"] == "no-store"
+    body = response.get_json()
+    assert body["error"] == error
+    assert body["error_description"]

@@ -21,6 +21,9 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
     SUPPORTED_TOKEN_TYPES = (presented.ACCESS, presented.REFRESH)
 
+    def check_params(self, request, client):
+        presented.check_params(request)
+
     def query_token(self, token_string, token_type_hint):
         return presented.find(token_string, token_type_hint)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
+from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
 from joserfc import jwt
 from joserfc.errors import JoseError, SecurityWarning
 from sqlalchemy import select
@@ -22,6 +23,20 @@ from . import keys
 from .bearer import ACCESS_TOKEN_ALGS, MAX_TOKEN_LENGTH
 
 ACCESS, REFRESH = "access_token", "refresh_token"
+
+
+class UnsupportedTokenTypeError(OAuth2Error):
+    """RFC 7009 §2.2.1: a 400 (Authlib's class of that name is a 401 without a body text)."""
+
+    error = "unsupported_token_type"
+
+
+def check_params(request) -> None:
+    """Both endpoints: a ``token`` is required; the hint, if any, must be known."""
+    if not request.form.get("token"):
+        raise InvalidRequestError("Missing 'token'.")
+    if request.form.get("token_type_hint") not in (None, ACCESS, REFRESH):
+        raise UnsupportedTokenTypeError("'token_type_hint' must be access_token or refresh_token.")
 
 
 @dataclass

@@ -10,7 +10,6 @@ Rules:
 
 from __future__ import annotations
 
-from authlib.oauth2.rfc6749.errors import InvalidRequestError, UnsupportedTokenTypeError
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from sqlalchemy import update
 
@@ -21,23 +20,12 @@ from ..services import audit
 from . import presented
 
 
-class UnsupportedTokenType(UnsupportedTokenTypeError):
-    """RFC 7009 §2.2.1 names this error; a 400 with a JSON body."""
-
-    status_code = 400
-
-
 class RevocationEndpoint(_RevocationEndpoint):
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
     SUPPORTED_TOKEN_TYPES = (presented.ACCESS, presented.REFRESH)
 
     def check_params(self, request, client):
-        if not request.form.get("token"):
-            raise InvalidRequestError("Missing 'token'.")
-        hint = request.form.get("token_type_hint")
-        if hint and hint not in self.SUPPORTED_TOKEN_TYPES:
-            raise UnsupportedTokenType(
-                description="'token_type_hint' must be access_token or refresh_token.")
+        presented.check_params(request)
 
     def authenticate_token(self, request, client):
         self.check_params(request, client)

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
 from tests.conftest import ISSUER, PASSWORD, REDIRECT_URI
+from tests.helpers import authorize_params as params
 from tests.helpers import csrf_token, form_post_params, location_params, pkce_pair
 
 HOSTILE_STATE = "a b\"c'd&e=f<g>h%20i+j#k;é"
-
-
-def params(**overrides):
-    base = {"response_type": "code", "client_id": "web", "redirect_uri": REDIRECT_URI,
-            "scope": "openid profile", "state": "xyz", "nonce": secrets.token_urlsafe(8)}
-    base.update(overrides)
-    return {k: v for k, v in base.items() if v is not None}
 
 
 @pytest.fixture

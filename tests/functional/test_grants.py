@@ -2,72 +2,17 @@
 
 from __future__ import annotations
 
-import base64
 import time
 
 import pytest
 
 from idp.extensions import db
 from idp.models import AuditEvent, Consent, Token, User
-from tests.conftest import ISSUER, PASSWORD, REDIRECT_URI
+from tests.conftest import PASSWORD, REDIRECT_URI
 from tests.functional.test_token import assert_json_error, get_code
-from tests.helpers import verify_jwt
 
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
-
-
-def basic(client_id: str, secret: str) -> dict[str, str]:
-    raw = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-    return {"Authorization": f"Basic {raw}"}
-
-
-class Tokens:
-    """The token endpoint from a client's side, verifying everything it gets."""
-
-    def __init__(self, http) -> None:
-        self.http = http
-
-    def post(self, data: dict, client=None, secret: str | None = None):
-        headers = basic(client, secret) if secret else {}
-        if client and not secret:
-            data = {**data, "client_id": client}
-        return self.http.post("/oauth/token", data=data, headers=headers)
-
-    def ok(self, data: dict, client=None, secret=None) -> dict:
-        response = self.post(data, client, secret)
-        assert response.status_code == 200, response.get_data(True)
-        assert response.headers["Cache-Control"] == "no-store"
-        body = response.get_json()
-        jwks = self.http.get("/.well-known/jwks.json").get_json()
-        header, claims = verify_jwt(body["access_token"], jwks, ["Ed25519"])
-        assert header["typ"] == "at+jwt"
-        assert claims["iss"] == ISSUER
-        assert claims["exp"] - claims["iat"] == body["expires_in"]
-        assert claims["exp"] > time.time()
-        assert claims["scope"] == body["scope"]
-        body["claims"] = claims
-        if "id_token" in body:
-            _, body["id_claims"] = verify_jwt(body["id_token"], jwks, ["RS256"])
-        return body
-
-
-@pytest.fixture
-def endpoint(client):
-    return Tokens(client)
-
-
-@pytest.fixture
-def code_tokens(oauth, alice, web, endpoint):
-    """A fresh code redemption for alice at the ``web`` client."""
-
-    def issue(scope="openid profile email offline_access", **extra):
-        assert oauth.login("alice", PASSWORD).status_code == 303
-        code = get_code(oauth, scope=scope)
-        return endpoint.ok({"grant_type": "authorization_code", "code": code,
-                            "redirect_uri": REDIRECT_URI, **extra}, "web", web.client_secret)
-
-    return issue
 
 
 # -- refresh_token --------------------------------------------------------------------

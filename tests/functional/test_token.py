@@ -10,8 +10,7 @@ import pytest
 from idp.extensions import db
 from idp.models import AuthorizationCode, Token
 from tests.conftest import ISSUER, PASSWORD, REDIRECT_URI
-from tests.functional.test_authorize import params
-from tests.helpers import location_params, pkce_pair, verify_jwt
+from tests.helpers import assert_json_error, get_code, pkce_pair, verify_jwt
 
 
 @pytest.fixture
@@ -19,22 +18,6 @@ def signed_in(oauth, alice, make_org):
     make_org("acme", members=[alice])
     assert oauth.login("alice", PASSWORD).status_code == 303
     return oauth
-
-
-def get_code(oauth, **overrides) -> str:
-    response = oauth.authorize(**params(**overrides))
-    if "/consent?" in response.headers["Location"]:
-        response = oauth.approve(response)
-    return location_params(response)["code"]
-
-
-def assert_json_error(response, status: int, error: str) -> None:
-    assert response.status_code == status, response.get_data(True)
-    assert response.mimetype == "application/json"
-    assert response.headers["Cache-Control"] == "no-store"
-    body = response.get_json()
-    assert body["error"] == error
-    assert body["error_description"]
 
 
 # -- success ----------------------------------------------------------------------
