@@ -24,6 +24,11 @@ def create_app(config: dict | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
     )
     app.config.from_mapping(settings.load(app.instance_path, config))
+    if proxies := int(app.config["IDP_PROXY_COUNT"]):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies,  # type: ignore[method-assign]
+                                x_host=proxies, x_port=proxies)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     db.init_app(app)
@@ -38,9 +43,10 @@ def create_app(config: dict | None = None) -> Flask:
     keys.init_app(app)
     server.init_app(app)
 
-    from .views import auth, consent, logout, oauth, orgs, well_known
+    from .views import auth, consent, health, logout, oauth, orgs, well_known
 
-    for blueprint in (auth.bp, consent.bp, orgs.bp, oauth.bp, logout.bp, well_known.bp):
+    for blueprint in (auth.bp, consent.bp, orgs.bp, oauth.bp, logout.bp, well_known.bp,
+                      health.bp):
         app.register_blueprint(blueprint)
 
     from . import cli, errors

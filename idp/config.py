@@ -26,6 +26,12 @@ DEFAULTS: dict[str, object] = {
     "CODE_TTL": 60,
     "ID_TOKEN_TTL": 300,
     "LOGIN_SESSION_TTL": 14 * 24 * 3600,
+    # How many proxies in front set X-Forwarded-For/-Proto/-Host (0: trust none).
+    "PROXY_COUNT": 0,
+    # Failed attempts allowed (Flask-Limiter notation); successes never count.
+    "RATE_LIMIT_LOGIN_IP": "30/minute",
+    "RATE_LIMIT_LOGIN_ACCOUNT": "10/minute;100/hour",
+    "RATE_LIMIT_TOKEN_IP": "60/minute",
 }
 
 
@@ -46,6 +52,10 @@ def load(instance_path: str, overrides: dict | None = None) -> dict[str, object]
     settings["ALLOWED_HOSTS"] = parse_hosts(settings["ALLOWED_HOSTS"], issuer)
 
     https = issuer.startswith("https://")
+    if not https:
+        # The operator chose a plain-http issuer (a demo, a LAN); Authlib would
+        # otherwise refuse every request whose host is not a loopback address.
+        os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
     config: dict[str, object] = {f"IDP_{k}": v for k, v in settings.items()}
     config.update(
         SECRET_KEY=settings["SECRET_KEY"],
@@ -61,8 +71,10 @@ def load(instance_path: str, overrides: dict | None = None) -> dict[str, object]
         MAX_FORM_MEMORY_SIZE=64 * 1024,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the browser session
         RATELIMIT_STORAGE_URI=settings["REDIS_URL"] or "memory://",
-        RATELIMIT_HEADERS_ENABLED=True,
-        RATELIMIT_SWALLOW_ERRORS=True,  # Redis down: fall back rather than refuse everyone
+        RATELIMIT_HEADERS_ENABLED=False,  # Retry-After goes on 429s only (errors.py)
+        RATELIMIT_KEY_PREFIX="idp",
+        # Redis down: count in this process's memory rather than refuse everyone.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
     )
     return config
 

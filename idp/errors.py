@@ -9,12 +9,15 @@ transaction back and shows no stack trace.
 from __future__ import annotations
 
 import logging
+import time
 
+from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from .extensions import db
+from .extensions import db, limiter
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +33,7 @@ OAUTH_CODES = {
     413: "invalid_request",
     415: "invalid_request",
     429: "temporarily_unavailable",
-    500: "server_error",
+    500: "invalid_request",  # PrivX's documented 500 body; RFC 6749 §5.2 has no server_error
     503: "temporarily_unavailable",
 }
 
@@ -79,17 +82,43 @@ def _http_error(exc: HTTPException) -> Response:
     response = error_response(status, description)
     if status == 405 and exc.get_response().headers.get("Allow"):
         response.headers["Allow"] = exc.get_response().headers["Allow"]
-    if status == 429 and (retry := getattr(exc, "retry_after", None)):
-        response.headers["Retry-After"] = str(retry)
+    if status == 429:
+        response.headers["Retry-After"] = str(_retry_after(exc))
     return response
+
+
+def _retry_after(exc: HTTPException) -> int:
+    """Seconds until the breached limit's window resets (its whole window at worst)."""
+    current = limiter.current_limit
+    if current is not None:
+        return max(1, int(current.reset_at - time.time()))
+    limit = getattr(exc, "limit", None)
+    return limit.limit.get_expiry() if limit is not None else 60
+
+
+def _database_down(exc: OperationalError) -> Response:
+    db.session.rollback()
+    log.error("database unreachable on %s %s: %s", request.method, request.path,
+              str(exc.orig).splitlines()[0] if exc.orig else exc.__class__.__name__)
+    response = error_response(503, "The service is temporarily unavailable; try again shortly.",
+                              "temporarily_unavailable")
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+def _insecure_transport(exc: InsecureTransportError) -> Response:
+    return error_response(400, "This endpoint is only served over HTTPS. Behind a TLS proxy, "
+                          "set IDP_PROXY_COUNT.", "invalid_request")
 
 
 def _unexpected(exc: Exception) -> Response:
     db.session.rollback()
     log.exception("unhandled error on %s %s", request.method, request.path)
-    return error_response(500, "The server could not complete the request.", "server_error")
+    return error_response(500, "The server could not complete the request.")
 
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(OperationalError, _database_down)
+    app.register_error_handler(InsecureTransportError, _insecure_transport)
     app.register_error_handler(Exception, _unexpected)

@@ -49,7 +49,7 @@ def prompts_of(data) -> set[str]:
 
 
 def next_step(
-    grant, user: User | None, login_session: LoginSession | None, *, consented: bool = False
+    grant, user: User | None, login_session: LoginSession | None
 ) -> Step:
     request = grant.request
     data = request.payload.data
@@ -102,7 +102,7 @@ def next_step(
     needs_consent = not client.skip_consent and (
         "consent" in prompts or not consent.covers(user, client, request.scope)
     )
-    if needs_consent and not consented:
+    if needs_consent:
         if silent:
             raise ConsentRequiredError(redirect_uri=redirect_uri)
         return Step(CONSENT, org_id)

@@ -37,6 +37,10 @@ DEFAULT_DESCRIPTIONS = {
     "invalid_grant": "The grant is invalid, expired, or was already used.",
     "access_denied": "The request was denied.",
     "unsupported_response_type": "Only response_type=code is supported.",
+    "login_required": "The user must sign in, which prompt=none does not allow.",
+    "consent_required": "The user must consent, which prompt=none does not allow.",
+    "account_selection_required": "The user must choose an organization, which prompt=none "
+    "does not allow.",
 }
 
 

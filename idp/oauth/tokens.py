@@ -38,11 +38,13 @@ class Context:
 
 
 def shorter(requested: str | None, configured: int) -> int:
-    """The requested lifetime if it is a whole number below ``configured``."""
-    try:
-        value = int(requested) if requested is not None else 0
-    except ValueError:
+    """The requested value if it is a plain whole number below ``configured``.
+
+    Only ASCII digits count: Python's ``int`` would also take " 60", "6_0" or "٦٠".
+    """
+    if requested is None or not requested.isascii() or not requested.isdigit():
         return configured
+    value = int(requested)
     return value if 0 < value < configured else configured
 
 

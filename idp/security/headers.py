@@ -23,6 +23,8 @@ PAGE_CSP = (
 
 
 def _check_host():
+    if request.path == "/healthz":  # load balancers probe by address, not by name
+        return None
     host = (request.host or "").lower()
     if host not in current_app.config["IDP_ALLOWED_HOSTS"]:
         return error_response(403, "This identity provider does not serve this host.",

@@ -65,14 +65,22 @@ def proceed(grant, step: interaction.Step, user: User | None,
 
 
 def resume(params: MultiDict, user: User | None, login_session: LoginSession | None,
-           *, consented: bool = False, allow_step: str | None = None):
-    """Validate the request again and return ``(grant, step)`` or an error response."""
+           *, allow: tuple[str, ...] | None = None):
+    """Validate the request again; return ``(grant, step)``, or a response to send instead.
+
+    A page that can only serve some steps names them in ``allow``; any other
+    step is carried out at once.
+    """
     try:
         grant = current_server().get_consent_grant(end_user=user)
-        step = interaction.next_step(grant, user, login_session, consented=consented)
+        try:
+            step = interaction.next_step(grant, user, login_session)
+        except OAuth2Error as error:
+            error.state = grant.request.payload.state  # as Authlib does for its own errors
+            raise
     except OAuth2Error as error:
         db.session.rollback()
         return None, authorization_error(error)
-    if allow_step is not None and step.kind != allow_step:
+    if allow is not None and step.kind not in allow:
         return None, proceed(grant, step, user, login_session, params)
     return (grant, step), None

@@ -9,6 +9,7 @@ from flask_login import login_user, logout_user
 
 from ..extensions import db
 from ..forms.auth import LoginForm, LogoutForm
+from ..security import ratelimit
 from ..security.redirects import is_safe_next
 from ..services import accounts, sessions
 from ._request import origin, see_other, signed_in
@@ -32,6 +33,7 @@ def index():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@ratelimit.login
 def login():
     next_url = request.values.get("next")
     if not is_safe_next(next_url):

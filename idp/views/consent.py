@@ -21,7 +21,7 @@ bp = Blueprint("consent", __name__)
 def consent():
     params = request.args
     user, login_session = signed_in()
-    resumed, failure = resume(params, user, login_session, allow_step=interaction.CONSENT)
+    resumed, failure = resume(params, user, login_session, allow=(interaction.CONSENT,))
     if failure is not None:
         return failure
     grant, step = resumed

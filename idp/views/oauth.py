@@ -14,6 +14,7 @@ from ..extensions import csrf, db
 from ..oauth.bearer import protector
 from ..oauth.server import current_server
 from ..oauth.userinfo import userinfo as userinfo_claims
+from ..security import ratelimit
 from ._authorize import proceed, resume
 from ._request import signed_in
 
@@ -38,6 +39,7 @@ def authorize():
 
 
 @bp.post("/oauth/token")
+@ratelimit.token
 def token():
     response = current_server().create_token_response()
     if response.status_code == 200:
@@ -48,6 +50,7 @@ def token():
 
 
 @bp.post("/oauth/introspect")
+@ratelimit.introspection
 def introspect():
     return _token_endpoint("introspection")
 

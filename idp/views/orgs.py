@@ -8,7 +8,7 @@ from ..extensions import db
 from ..forms.auth import SelectOrgForm
 from ..oauth import interaction
 from ..services import audit, orgs
-from ._authorize import query, resume
+from ._authorize import proceed, query, resume
 from ._request import origin, see_other, signed_in
 
 bp = Blueprint("orgs", __name__)
@@ -18,11 +18,17 @@ bp = Blueprint("orgs", __name__)
 def select_org():
     params = request.args
     user, login_session = signed_in()
-    resumed, failure = resume(params, user, login_session, allow_step=interaction.SELECT_ORG)
+    # The page is shown whenever the person is signed in and the client is not
+    # bound to one organization: ``prompt=select_account`` was already dropped
+    # from the parameters it carries, and a remembered choice does not skip it.
+    resumed, failure = resume(params, user, login_session, allow=(
+        interaction.SELECT_ORG, interaction.CONSENT, interaction.ISSUE))
     if failure is not None:
         return failure
-    grant, _ = resumed
+    grant, step = resumed
     memberships = orgs.memberships(user.id)
+    if not memberships or grant.request.client.org_id:
+        return proceed(grant, step, user, login_session, params)
     form = SelectOrgForm()
     error = None
     if form.validate_on_submit():

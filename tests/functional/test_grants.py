@@ -413,3 +413,14 @@ def test_lifetimes_apply_on_refresh_too(code_tokens, endpoint, web):
     body = endpoint.ok({"grant_type": "refresh_token", "refresh_token": first["refresh_token"],
                         "accessTokenValiditySeconds": "30"}, "web", web.client_secret)
     assert body["expires_in"] == 30
+
+
+def test_password_grant_bound_client_refuses_another_org_id(endpoint, make_client, make_org,
+                                                            alice):
+    make_org("acme", members=[alice])
+    globex = make_org("globex", members=[alice])
+    bound = make_client("bound", grant_types=["password"], redirect_uris=[], org="acme")
+    response = endpoint.post({"grant_type": "password", "username": "alice",
+                              "password": PASSWORD, "orgId": globex.id},
+                             "bound", bound.client_secret)
+    assert_json_error(response, 400, "invalid_request")

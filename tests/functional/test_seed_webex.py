@@ -239,9 +239,7 @@ def test_access_token_validity_seconds_higher_than_the_clients_falls_back_to_it(
 @pytest.mark.parametrize("requested", [
     "300", "301", "2147483647", "2147483648", "0", "-1", "-60", "-2147483648", "", "soon",
     "60.5", "6e1", "0x3c", "60s", "null",
-    pytest.param("1_0", marks=pytest.mark.xfail(
-        strict=True, reason="Python's int() reads '1_0' as 10; not an int32, so the seed "
-        "wants the client's lifetime")),
+    "1_0", " 60", "٦٠",
 ], ids=lambda v: repr(v))
 def test_access_token_validity_seconds_invalid_or_not_lower_falls_back_to_the_clients(
         grant, endpoint, app, requested):
@@ -279,9 +277,7 @@ def test_refresh_token_validity_seconds_lower_than_the_clients_is_used(grant, en
     # The seed's own example asks for 3600 on a 1800-second client expecting an hour,
     # which contradicts its rule; the rule ("higher ... the client's") is what counts.
     "3600", "1800", "1801", "2147483648", "0", "-1", "", "half-an-hour", "600.0",
-    pytest.param("6_0_0", marks=pytest.mark.xfail(
-        strict=True, reason="Python's int() reads '6_0_0' as 600; not an int32, so the seed "
-        "wants the client's lifetime")),
+    "6_0_0", " 600",
 ], ids=lambda v: repr(v))
 def test_refresh_token_validity_seconds_invalid_or_not_lower_falls_back_to_the_clients(
         grant, endpoint, app, requested):

@@ -5,7 +5,8 @@ Rules:
 - a wrong username or password is ``invalid_grant`` (RFC 6749 §5.2; Authlib
   says ``invalid_request``), and an unknown user costs the same argon2 time;
 - ``orgId`` picks one of the user's organizations (``invalid_request`` if
-  they are not a member); a client bound to an organization fixes it;
+  they are not a member); a client bound to an organization fixes it, and
+  any other ``orgId`` is ``invalid_request``, as for client credentials;
 - an ID token when ``openid`` is granted; a refresh token when the client
   has the refresh_token grant.
 """
@@ -39,7 +40,12 @@ class PasswordGrant(IssuesTokens, grants.ResourceOwnerPasswordCredentialsGrant):
     def validate_token_request(self):
         super().validate_token_request()
         client, user = self.request.client, self.request.user
-        wanted = client.org_id or self.request.form.get("orgId")
+        requested = self.request.form.get("orgId")
+        if requested and client.org_id:
+            named = orgs.find_org(requested)
+            if named is None or named.id != client.org_id:
+                raise InvalidRequestError("This client is bound to another organization.")
+        wanted = client.org_id or requested
         org_id = None
         if wanted:
             org = orgs.find_org(wanted)

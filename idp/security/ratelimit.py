@@ -1,0 +1,70 @@
+"""Brute-force limits (Flask-Limiter): memory by default, Redis when configured.
+
+Rules:
+- only failures count (a 4xx answer); a client or person who gets it right
+  is never slowed down, so limits cost honest traffic nothing;
+- /login: per address, and per account name (the account limit spans
+  addresses, against credential stuffing; it is loose, so an attacker cannot
+  lock an owner out for long);
+- the password grant: per account name; the token and introspection
+  endpoints: per address;
+- over the limit: 429 with ``Retry-After``, a page for people and RFC 6749
+  JSON for machines (``errors.py``);
+- Redis down: counting falls back to this process's memory, with a warning,
+  rather than refusing every request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import current_app, request
+from flask_limiter.util import get_remote_address
+
+from ..extensions import limiter
+
+TOO_MANY = "Too many failed attempts. Wait a little and try again."
+
+
+def _setting(name: str) -> Callable[[], str]:
+    return lambda: current_app.config[f"IDP_RATE_LIMIT_{name}"]
+
+
+def _failed(response) -> bool:
+    return 400 <= response.status_code < 500 and response.status_code != 429
+
+
+def _account() -> str:
+    return "account:" + (request.form.get("username") or "").strip().lower()[:254]
+
+
+def _not_password_grant() -> bool:
+    return request.form.get("grant_type") != "password"
+
+
+def _apply(*decorators):
+    def wrap(view):
+        for decorate in reversed(decorators):
+            view = decorate(view)
+        return view
+
+    return wrap
+
+
+def _failures(setting: str, scope: str, key_func: Callable[[], str], **options):
+    """A limit on failed requests only, named by its config setting."""
+    return limiter.limit(_setting(setting), key_func=key_func, scope=scope,
+                         deduct_when=_failed, error_message=TOO_MANY, **options)
+
+
+login = _apply(
+    _failures("LOGIN_IP", "login-ip", get_remote_address, methods=["POST"]),
+    _failures("LOGIN_ACCOUNT", "login-account", _account, methods=["POST"]),
+)
+
+token = _apply(
+    _failures("TOKEN_IP", "token-ip", get_remote_address),
+    _failures("LOGIN_ACCOUNT", "login-account", _account, exempt_when=_not_password_grant),
+)
+
+introspection = _failures("TOKEN_IP", "introspect-ip", get_remote_address)
