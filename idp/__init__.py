@@ -31,6 +31,9 @@ def create_app(config: dict | None = None) -> Flask:
                                 x_host=proxies, x_port=proxies)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
+    from .security import headers
+
+    headers.init_app(app)  # first: a foreign Host is refused before any other work (CSRF too)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"),
                      render_as_batch=True, compare_type=True)
@@ -43,16 +46,14 @@ def create_app(config: dict | None = None) -> Flask:
     keys.init_app(app)
     server.init_app(app)
 
-    from .views import auth, consent, health, logout, oauth, orgs, well_known
+    from .views import account, auth, consent, health, logout, oauth, openapi, orgs, well_known
 
-    for blueprint in (auth.bp, consent.bp, orgs.bp, oauth.bp, logout.bp, well_known.bp,
-                      health.bp):
+    for blueprint in (auth.bp, consent.bp, orgs.bp, account.bp, oauth.bp, logout.bp,
+                      well_known.bp, openapi.bp, health.bp):
         app.register_blueprint(blueprint)
 
     from . import cli, errors
-    from .security import headers
 
-    headers.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
     return app

@@ -21,7 +21,8 @@ from collections.abc import Callable
 from flask import current_app, request
 from flask_limiter.util import get_remote_address
 
-from ..extensions import limiter
+from ..extensions import db, limiter
+from ..services import audit
 
 TOO_MANY = "Too many failed attempts. Wait a little and try again."
 
@@ -51,10 +52,18 @@ def _apply(*decorators):
     return wrap
 
 
+def _record_lockout(breached) -> None:
+    """Audit each request refused by a limit (``login.lockout``); 429 follows."""
+    audit.record("login.lockout", audit.Origin.of(request), limit=str(breached.limit),
+                 account=_account().removeprefix("account:") or None, path=request.path)
+    db.session.commit()
+
+
 def _failures(setting: str, scope: str, key_func: Callable[[], str], **options):
     """A limit on failed requests only, named by its config setting."""
     return limiter.limit(_setting(setting), key_func=key_func, scope=scope,
-                         deduct_when=_failed, error_message=TOO_MANY, **options)
+                         deduct_when=_failed, error_message=TOO_MANY,
+                         on_breach=_record_lockout, **options)
 
 
 login = _apply(

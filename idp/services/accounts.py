@@ -78,3 +78,18 @@ def authenticate(identifier: str, password: str, origin: Origin | None = None) -
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     return user
+
+
+def change_password(user: User, current: str, new: str, *, keep_sid: str | None,
+                    origin: Origin | None = None) -> None:
+    """Set a new password and end every other session of the user (ASVS 7.4.3)."""
+    from . import sessions  # sessions imports audit, which this module does too
+
+    if not passwords.verify_password(user.password_hash, current):
+        record("password.change_failed", origin, user_id=user.id)
+        raise ServiceError("The current password is wrong.")
+    if problem := passwords.password_problem(new):
+        raise ServiceError(f"The new password {problem}.")
+    user.password_hash = passwords.hash_password(new)
+    sessions.end_all_for_user(user.id, keep_sid=keep_sid, origin=origin)
+    record("password.changed", origin, user_id=user.id)

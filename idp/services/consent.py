@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select, update
+
 from ..extensions import db
-from ..models import Client, Consent, User
+from ..models import Client, Consent, Token, User
 from ..models._common import now
 from .audit import Origin, record
 
@@ -23,3 +25,31 @@ def grant(user: User, client: Client, scope: str, origin: Origin | None = None) 
     consent.scope = " ".join(dict.fromkeys([*consent.scope.split(), *scope.split()]))
     consent.granted_at = now()
     record("consent.granted", origin, user_id=user.id, client_id=client.client_id, scope=scope)
+
+
+def of_user(user: User) -> list[tuple[Consent, Client]]:
+    """What the user has granted, application by application."""
+    rows = db.session.execute(
+        select(Consent, Client)
+        .join(Client, Client.client_id == Consent.client_id)
+        .where(Consent.user_id == user.id)
+        .order_by(Client.name)
+    )
+    return [(consent, client) for consent, client in rows]
+
+
+def revoke(user: User, client_id: str, origin: Origin | None = None) -> bool:
+    """Withdraw consent and revoke every token the client holds for the user."""
+    consent = db.session.get(Consent, (user.id, client_id))
+    if consent is None:
+        return False
+    db.session.delete(consent)
+    db.session.execute(
+        update(Token)
+        .where(Token.user_id == user.id, Token.client_id == client_id,
+               Token.revoked_at.is_(None))
+        .values(revoked_at=now())
+        .execution_options(synchronize_session=False)
+    )
+    record("consent.revoked", origin, user_id=user.id, client_id=client_id)
+    return True

@@ -72,14 +72,24 @@ def end(sid: str, origin: Origin | None = None, user_id: str | None = None) -> N
     record("logout", origin, user_id=user_id, sid=sid)
 
 
-def end_all_for_user(user_id: str, *, keep_sid: str | None = None) -> None:
+def end_all_for_user(user_id: str, *, keep_sid: str | None = None,
+                     origin: Origin | None = None) -> None:
     """End every session of the user but ``keep_sid`` (after a password change)."""
-    db.session.execute(
-        update(LoginSession)
-        .where(
+    for sid in db.session.scalars(
+        select(LoginSession.sid).where(
             LoginSession.user_id == user_id,
             LoginSession.ended_at.is_(None),
             LoginSession.sid != (keep_sid or ""),
         )
-        .values(ended_at=now())
-    )
+    ).all():
+        end(sid, origin, user_id=user_id)
+
+
+def active_for_user(user_id: str) -> list[LoginSession]:
+    """The user's open sessions, newest first."""
+    return list(db.session.scalars(
+        select(LoginSession)
+        .where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None),
+               LoginSession.expires_at > now())
+        .order_by(LoginSession.created_at.desc())
+    ))

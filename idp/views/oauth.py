@@ -21,6 +21,21 @@ from ._request import signed_in
 bp = Blueprint("oauth", __name__)
 csrf.exempt(bp)
 
+FORM = "application/x-www-form-urlencoded"
+MAX_AUTHORIZE_VALUE = 4096  # a state or nonce longer than this is not a real client's
+
+
+def _malformed_form():
+    """RFC 6749 §3.2 / §2.3: a form-encoded body, each parameter at most once."""
+    if request.mimetype != FORM:
+        return error_response(400, f"Send the parameters as {FORM}.", "invalid_request",
+                              as_json=True)
+    repeated = sorted(k for k, values in request.form.lists() if len(values) > 1)
+    if repeated:
+        return error_response(400, f"Parameter sent more than once: {', '.join(repeated)}.",
+                              "invalid_request", as_json=True)
+    return None
+
 
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
 def authorize():
@@ -30,6 +45,8 @@ def authorize():
         return error_response(404, "Unknown identity provider in 'oidc_id'.", "invalid_request",
                               as_json=True)
     params = request.form if request.method == "POST" else request.args
+    if any(len(value) > MAX_AUTHORIZE_VALUE for value in params.values()):
+        return error_response(400, "A parameter is too long.", "invalid_request")
     user, login_session = signed_in()
     resumed, failure = resume(params, user, login_session)
     if failure is not None:
@@ -41,6 +58,8 @@ def authorize():
 @bp.post("/oauth/token")
 @ratelimit.token
 def token():
+    if (malformed := _malformed_form()) is not None:
+        return malformed
     response = current_server().create_token_response()
     if response.status_code == 200:
         db.session.commit()
@@ -61,6 +80,8 @@ def revoke():
 
 
 def _token_endpoint(name: str):
+    if (malformed := _malformed_form()) is not None:
+        return malformed
     response = current_server().create_endpoint_response(name)
     if response.status_code == 200:
         db.session.commit()

@@ -1,0 +1,76 @@
+"""The account page: sessions, the applications one has allowed, the password."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_login import login_required
+
+from ..extensions import db
+from ..forms.auth import ActionForm, ChangePasswordForm
+from ..services import ServiceError, accounts, consent, sessions
+from ._request import origin, see_other, signed_in
+
+bp = Blueprint("account", __name__, url_prefix="/account")
+
+
+def _page(password_form: ChangePasswordForm | None = None, message: str | None = None,
+          error: str | None = None, status: int = 200):
+    user, login_session = signed_in()
+    return render_template(
+        "account/index.html", user=user, current=login_session,
+        sessions=sessions.active_for_user(user.id), consents=consent.of_user(user),
+        password_form=password_form or ChangePasswordForm(), action=ActionForm(),
+        message=message, error=error,
+    ), status
+
+
+@bp.get("")
+@login_required
+def index():
+    return _page(message={"password": "Your password was changed. Other sessions were ended.",
+                          "revoked": "Access withdrawn.",
+                          "ended": "Session ended."}.get(request.args.get("done", "")))
+
+
+@bp.post("/password")
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if not form.validate_on_submit():
+        return _page(form, status=400)
+    user, login_session = signed_in()
+    try:
+        accounts.change_password(user, form.current_password.data, form.new_password.data,
+                                 keep_sid=login_session.sid, origin=origin())
+    except ServiceError as problem:
+        db.session.commit()  # the audit event of a wrong current password
+        return _page(form, error=str(problem), status=400)
+    db.session.commit()
+    return see_other(url_for("account.index", done="password"))
+
+
+@bp.post("/consents/<client_id>/revoke")
+@login_required
+def revoke_consent(client_id: str):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    user, _ = signed_in()
+    if not consent.revoke(user, client_id, origin()):
+        abort(404)
+    db.session.commit()
+    return see_other(url_for("account.index", done="revoked"))
+
+
+@bp.post("/sessions/<sid>/end")
+@login_required
+def end_session(sid: str):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    user, current = signed_in()
+    if sid not in {s.sid for s in sessions.active_for_user(user.id)}:
+        abort(404)
+    sessions.end(sid, origin(), user_id=user.id)
+    db.session.commit()
+    if sid == current.sid:
+        return redirect(url_for("auth.logout"))
+    return see_other(url_for("account.index", done="ended"))
