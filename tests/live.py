@@ -213,3 +213,185 @@ def verify_jwt(token: str, jwks: dict[str, Any], alg: str, **expected: Any,
     registry.validate(claims)  # values, and exp/iat against the clock
     assert claims["exp"] > time.time(), claims  # no leeway for expiry
     return header, claims
+
+
+# -- several workers, several processes (tests/concurrency, tests/production) -------
+
+# A gunicorn config file: each worker says when it has loaded the app and will accept.
+READY_HOOK = (
+    "def post_worker_init(worker):\n"
+    "    worker.log.info('worker %s ready', worker.pid)\n"
+)
+# gunicorn's default access log line, plus the worker's pid: "... <1234>".
+ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(p)s'
+
+
+@contextmanager
+def fresh_database(tmp_dir: Path) -> Iterator[str]:
+    """A new, empty database URL (SQLite, or PostgreSQL under ``IDP_TEST_DATABASE_URL``)."""
+    with _database(tmp_dir) as url:
+        yield url
+
+
+def server_environment(url: str, database_url: str, **settings: str) -> dict[str, str]:
+    """A server's environment: ``IDP_ISSUER=url``, the database, a new secret key, and
+    ``settings`` (``REDIS_URL="redis://..."`` becomes ``IDP_REDIS_URL``)."""
+    return _clean_environment() | {
+        "IDP_ISSUER": url,
+        "IDP_DATABASE_URL": database_url,
+        "IDP_SECRET_KEY": secrets.token_urlsafe(32),
+    } | {f"IDP_{name}": value for name, value in settings.items()}
+
+
+@dataclass
+class GunicornServer:
+    """A gunicorn master started by ``gunicorn_server``, and what it serves."""
+
+    server: LiveServer
+    process: subprocess.Popen
+    workers: int
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def worker_pids(self) -> set[int]:
+        """The master's live (not zombie) children: its workers."""
+        children = set()
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                state, ppid = stat.read_text().rsplit(")", 1)[1].split()[:2]
+            except (OSError, ValueError):
+                continue  # gone meanwhile
+            if int(ppid) == self.process.pid and state != "Z":
+                children.add(int(stat.parent.name))
+        return children
+
+    def ready_workers(self) -> set[int]:
+        """Workers that have loaded the app, by the READY_HOOK's log lines."""
+        ready = set()
+        for line in self.server.log().splitlines():
+            words = line.split()
+            if len(words) >= 3 and words[-1] == "ready" and words[-3] == "worker":
+                ready.add(int(words[-2]))
+        return ready
+
+    def served_by(self, request_line: str, log_from: int = 0) -> list[int]:
+        """The pids of the workers that answered ``request_line`` ("POST /oauth/token"),
+        in the access log from character ``log_from`` on."""
+        pids = []
+        for line in self.server.log()[log_from:].splitlines():
+            if f'"{request_line} ' in line and line.endswith(">"):
+                pids.append(int(line.rsplit("<", 1)[1][:-1]))
+        return pids
+
+    def wait_for_workers(self, timeout: float = START_TIMEOUT) -> None:
+        """Until ``workers`` workers run and every one has loaded the app."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited ({self.process.returncode}):\n"
+                                   + self.server.log())
+            live = self.worker_pids()
+            if len(live) == self.workers and live <= self.ready_workers():
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"the workers were not ready within {timeout} s:\n"
+                           + self.server.log())
+
+
+@contextmanager
+def gunicorn_server(tmp_dir: Path, env: dict[str, str], *, port: int | None = None,
+                    workers: int = 1, threads: int = 1, name: str = "server",
+                    ) -> Iterator[GunicornServer]:
+    """Serve ``env``'s database with ``workers`` processes of ``threads`` threads each.
+
+    Ready when every worker has loaded the app (the listening socket is bound
+    before that), so this also works while the database is unreachable. Stopped
+    with gunicorn's quick shutdown (SIGINT): the test is over by then.
+    """
+    import signal
+    from contextlib import suppress
+
+    port = port or free_port()
+    log_path = tmp_dir / f"{name}.log"
+    hooks = tmp_dir / f"{name}_gunicorn.conf.py"
+    hooks.write_text(READY_HOOK)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(BIN / "gunicorn"), "--config", str(hooks), "--workers", str(workers),
+             "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
+             "--no-control-socket",  # one shared path per machine otherwise
+             "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT, "app:app"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    running = GunicornServer(LiveServer(url=f"http://127.0.0.1:{port}", env=env,
+                                        log_path=log_path), process, workers)
+    try:
+        running.wait_for_workers()
+        yield running
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            with suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=STOP_TIMEOUT)
+        _stop(process)  # SIGTERM, then SIGKILL, if it is still running
+
+
+def page_form(html: str) -> tuple[str, dict[str, str]]:
+    """The first form of a page: its action and its hidden fields (CSRF token included)."""
+    from html.parser import HTMLParser
+
+    found: dict[str, Any] = {"action": None, "fields": {}}
+
+    class FirstForm(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            a = {k: v or "" for k, v in attrs}
+            if tag == "form" and found["action"] is None:
+                found["action"] = a.get("action", "")
+            elif tag == "input" and a.get("type") == "hidden" and found["action"] is not None:
+                found["fields"].setdefault(a.get("name", ""), a.get("value", ""))
+
+    parser = FirstForm()
+    parser.feed(html)
+    parser.close()
+    assert found["action"] is not None, "the page has no form"
+    assert found["fields"].get("csrf_token"), "the form has no CSRF token"
+    return found["action"], found["fields"]
+
+
+def authorize_in_browser(browser: requests.Session, base_url: str, params: dict[str, str],
+                         *, username: str = "", password: str = "", max_steps: int = 8,
+                         ) -> tuple[dict[str, str], list[str]]:
+    """Play a browser without JavaScript from ``/oauth/authorize?params``: sign in and
+    allow on the pages met, stop at the redirect that leaves ``base_url`` (not followed).
+
+    Returns the parameters of that redirect and the paths of the pages seen.
+    """
+    from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
+
+    pages: list[str] = []
+    response = browser.get(f"{base_url}/oauth/authorize?{urlencode(params)}",
+                           allow_redirects=False, timeout=30)
+    for _ in range(max_steps):
+        with response:
+            if response.is_redirect:
+                location = urljoin(response.url, response.headers["Location"])
+                if not location.startswith(base_url + "/"):
+                    return dict(parse_qsl(urlsplit(location).query)), pages
+                response = browser.get(location, allow_redirects=False, timeout=30)
+                continue
+            assert response.status_code == 200, (response.url, response.status_code,
+                                                 response.text[:2000])
+            path = urlsplit(response.url).path
+            pages.append(path)
+            action, data = page_form(response.text)
+            if path == "/login":
+                data.update(username=username, password=password)
+            elif path == "/consent":
+                data["decision"] = "allow"
+            else:
+                raise AssertionError(f"unexpected page {response.url}")
+            target = urljoin(response.url, action)
+        response = browser.post(target, data=data, allow_redirects=False, timeout=30)
+    raise AssertionError(f"no redirect to the client after {max_steps} steps: {pages}")

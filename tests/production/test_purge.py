@@ -1,0 +1,153 @@
+"""``flask idp purge``: expired codes, tokens and sessions go, in batches, traffic goes on.
+
+What counts as expired:
+- a code: ``expires_at`` has passed (used or not);
+- a token: its refresh token has expired, or, without one, its access token
+  (a refresh token outlives its access token; a revoked but unexpired token
+  stays, it is still needed to recognise a replay);
+- a login session: ``expires_at`` has passed, or it was ended (signed out).
+
+Between batches each transaction is committed: another connection writes
+meanwhile without waiting (SQLite: with no busy timeout at all), and what
+it writes is not touched.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections import Counter
+
+import pytest
+from sqlalchemy import create_engine, event, func, insert, select
+from sqlalchemy.orm import Session
+
+from idp.extensions import db
+from idp.models import AuthorizationCode, LoginSession, Token
+from idp.models._common import now
+from idp.services import housekeeping
+
+BATCH = 2
+PAST, FUTURE = -3600, 3600
+
+
+def code(client_id: str, user_id: str, expires_in: int, used: bool = False) -> dict:
+    at = now()
+    return {"id": secrets.token_hex(16), "code_digest": secrets.token_hex(32),
+            "client_id": client_id, "user_id": user_id, "scope": "openid",
+            "auth_time": at, "amr": ["pwd"], "issued_at": at + min(expires_in, 0) - 60,
+            "expires_at": at + expires_in, "used_at": at - 30 if used else None}
+
+
+def token(client_id: str, user_id: str, access_in: int, refresh_in: int | None = None,
+          revoked: bool = False) -> Token:
+    at = now()
+    return Token(jti=secrets.token_urlsafe(16), family_id=secrets.token_hex(16),
+                 client_id=client_id, user_id=user_id, grant_type="authorization_code",
+                 scope="openid", granted_scope="openid", issued_at=at - 7200,
+                 expires_at=at + access_in,
+                 refresh_digest=secrets.token_hex(32) if refresh_in is not None else None,
+                 refresh_expires_at=at + refresh_in if refresh_in is not None else None,
+                 revoked_at=at - 10 if revoked else None)
+
+
+def login_session(user_id: str, expires_in: int, ended: bool = False) -> LoginSession:
+    at = now()
+    return LoginSession(sid=secrets.token_urlsafe(24), user_id=user_id, auth_time=at - 7200,
+                        amr=["pwd"], acr="1", created_at=at - 7200, expires_at=at + expires_in,
+                        ended_at=at - 60 if ended else None)
+
+
+def test_purge_removes_exactly_what_expired_in_batches(app, runner, alice, web, monkeypatch):
+    monkeypatch.setattr(housekeeping, "BATCH", BATCH)
+    with app.app_context():
+        user_id, client_id = alice.id, web.client.client_id
+        expired_codes = [code(client_id, user_id, PAST) for _ in range(4)]
+        expired_codes.append(code(client_id, user_id, PAST, used=True))
+        live_codes = [code(client_id, user_id, FUTURE), code(client_id, user_id, FUTURE, True)]
+        expired_tokens = [token(client_id, user_id, PAST) for _ in range(3)]
+        expired_tokens += [token(client_id, user_id, PAST, PAST) for _ in range(2)]
+        live_tokens = [
+            token(client_id, user_id, PAST, FUTURE),  # the refresh token still works
+            token(client_id, user_id, PAST, FUTURE),
+            token(client_id, user_id, FUTURE),  # an access token without refresh token
+            token(client_id, user_id, FUTURE, FUTURE, revoked=True),  # kept for reuse checks
+        ]
+        expired_sessions = [login_session(user_id, PAST) for _ in range(3)]
+        expired_sessions.append(login_session(user_id, FUTURE, ended=True))  # signed out
+        live_sessions = [login_session(user_id, FUTURE) for _ in range(2)]
+
+        db.session.execute(insert(AuthorizationCode), expired_codes + live_codes)
+        db.session.add_all(expired_tokens + live_tokens + expired_sessions + live_sessions)
+        db.session.commit()
+        kept = {
+            "codes": {c["id"] for c in live_codes},
+            "tokens": {t.jti for t in live_tokens},
+            "sessions": {s.sid for s in live_sessions},
+        }
+        database_url = db.engine.url
+        engine = db.engine
+
+    # Watch the purge: its DELETE statements, and a write by someone else after each commit.
+    deletes: Counter[str] = Counter()
+    written: list[str] = []
+    # SQLite: no busy timeout, so a lock still held by the purge would fail the write.
+    other = create_engine(database_url, connect_args={"timeout": 0}
+                          if database_url.get_backend_name() == "sqlite" else {})
+
+    def count_deletes(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("DELETE FROM"):
+            deletes[statement.split()[2].strip('"')] += 1
+
+    def write_meanwhile(session):
+        row = code(client_id, user_id, FUTURE)
+        with other.begin() as conn:  # a Core connection: no Session, no recursion
+            conn.execute(insert(AuthorizationCode), [row])
+        written.append(row["id"])
+
+    event.listen(engine, "before_cursor_execute", count_deletes)
+    event.listen(Session, "after_commit", write_meanwhile)
+    try:
+        result = runner.invoke(args=["idp", "purge"])
+    finally:
+        event.remove(Session, "after_commit", write_meanwhile)
+        event.remove(engine, "before_cursor_execute", count_deletes)
+        other.dispose()
+
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "5 codes, 5 tokens, 4 sessions deleted"
+
+    # Several batches per table, each at most BATCH rows, each committed on its own.
+    assert deletes == {"authorization_codes": math.ceil(5 / BATCH),
+                       "tokens": math.ceil(5 / BATCH),
+                       "login_sessions": math.ceil(4 / BATCH)}
+    assert len(written) >= sum(deletes.values())
+
+    with app.app_context():
+        codes = set(db.session.scalars(select(AuthorizationCode.id)))
+        assert codes == kept["codes"] | set(written)  # what was written meanwhile stays
+        assert set(db.session.scalars(select(Token.jti))) == kept["tokens"]
+        assert set(db.session.scalars(select(LoginSession.sid))) == kept["sessions"]
+
+    # Nothing left to do: a second run deletes nothing.
+    again = runner.invoke(args=["idp", "purge"])
+    assert again.exit_code == 0, again.output
+    assert again.output.strip() == "0 codes, 0 tokens, 0 sessions deleted"
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Token)) == len(kept["tokens"])
+
+
+@pytest.mark.parametrize("batch", [1, 1000])
+def test_purge_counts_do_not_depend_on_the_batch_size(app, runner, alice, web, monkeypatch,
+                                                      batch):
+    monkeypatch.setattr(housekeeping, "BATCH", batch)
+    with app.app_context():
+        user_id, client_id = alice.id, web.client.client_id
+        db.session.execute(insert(AuthorizationCode),
+                           [code(client_id, user_id, PAST) for _ in range(3)])
+        db.session.add_all([token(client_id, user_id, PAST) for _ in range(2)]
+                           + [login_session(user_id, PAST)])
+        db.session.commit()
+    result = runner.invoke(args=["idp", "purge"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "3 codes, 2 tokens, 1 sessions deleted"
