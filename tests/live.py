@@ -161,6 +161,7 @@ def live_server(tmp_dir: Path, prepare: Callable[[LiveServer], None] | None = No
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 [str(BIN / "gunicorn"), "--workers", "1", "--bind", f"127.0.0.1:{port}",
+                 "--no-control-socket",
                  "--access-logfile", "-", "app:app"],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             )

@@ -62,6 +62,8 @@ class AuthorizationServer(_FlaskServer):
             return self.handle_response(*response_modes.build(error.redirect_uri, params, mode))
         if isinstance(error, InvalidClientError):
             error.status_code = 401
+            if error.description.startswith("The client cannot authenticate"):
+                error.description = "Client authentication failed."
             if "authorization" not in flask_request.headers:
                 status, body, headers = error()
                 headers = [h for h in headers if h[0] != "WWW-Authenticate"]

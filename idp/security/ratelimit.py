@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from flask import current_app, request
 from flask_limiter.util import get_remote_address
+from werkzeug.exceptions import HTTPException
 
 from ..extensions import db, limiter
 from ..services import audit
@@ -35,12 +36,22 @@ def _failed(response) -> bool:
     return 400 <= response.status_code < 500 and response.status_code != 429
 
 
+def _form_value(name: str) -> str:
+    """A form field, or "" when the body cannot be read (too large, malformed):
+    the view answers that; a key function that raised would make Flask-Limiter
+    believe its storage had failed."""
+    try:
+        return request.form.get(name) or ""
+    except HTTPException:
+        return ""
+
+
 def _account() -> str:
-    return "account:" + (request.form.get("username") or "").strip().lower()[:254]
+    return "account:" + _form_value("username").strip().lower()[:254]
 
 
 def _not_password_grant() -> bool:
-    return request.form.get("grant_type") != "password"
+    return _form_value("grant_type") != "password"
 
 
 def _apply(*decorators):

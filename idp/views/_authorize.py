@@ -11,6 +11,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749.errors import InvalidClientError
 from flask import url_for
 from werkzeug.datastructures import MultiDict
@@ -34,13 +35,27 @@ def query(params: MultiDict, drop_prompt: str | None = None) -> str:
     return urlencode(pairs)
 
 
+def _unquotable(params: MultiDict) -> str | None:
+    """Authlib quotes these values in its error descriptions, which RFC 6749
+    §4.1.2.1 limits to printable ASCII without ``"`` and ``\\``; anything else
+    is refused here, plainly, instead of failing inside Authlib."""
+    for name in ("response_type", "redirect_uri"):
+        if (value := params.get(name)) and invalid_error_characters(value):
+            return f"'{name}' contains characters that are not allowed."
+    return None
+
+
 def authorization_error(error: OAuth2Error):
     """An error before the client and redirect URI are trusted is a page, never a redirect."""
+    server = current_server()
     if isinstance(error, InvalidClientError):
         return error_response(401, error.description or "Unknown client.", "invalid_client")
+    client = server.query_client(server.create_oauth2_request(None).payload.client_id)
+    if not error.redirect_uri and client is None:
+        # Authlib checks response_type before the client: still an unknown client.
+        return error_response(401, "Unknown client.", "invalid_client")
     if not error.redirect_uri:
         return error_response(400, error.description or "Invalid request.", error.error)
-    server = current_server()
     return server.handle_error_response(server.create_oauth2_request(None), error)
 
 
@@ -71,6 +86,8 @@ def resume(params: MultiDict, user: User | None, login_session: LoginSession | N
     A page that can only serve some steps names them in ``allow``; any other
     step is carried out at once.
     """
+    if problem := _unquotable(params):
+        return None, error_response(400, problem, "invalid_request")
     try:
         grant = current_server().get_consent_grant(end_user=user)
         try:

@@ -44,7 +44,7 @@ def authorize():
         # Reserved for upstream identity providers; none is configured.
         return error_response(404, "Unknown identity provider in 'oidc_id'.", "invalid_request",
                               as_json=True)
-    params = request.form if request.method == "POST" else request.args
+    params = request.values  # GET and POST are equivalent (OIDC Core §3.1.2.1)
     if any(len(value) > MAX_AUTHORIZE_VALUE for value in params.values()):
         return error_response(400, "A parameter is too long.", "invalid_request")
     user, login_session = signed_in()
@@ -100,6 +100,9 @@ def userinfo():
         response = jsonify(payload)
         response.status_code = status
         response.headers.update((k, v) for k, v in headers if k == "WWW-Authenticate")
+        if status == 403:  # RFC 6750 §3.1: say which scope is missing
+            response.headers["WWW-Authenticate"] = (
+                'Bearer error="insufficient_scope", scope="openid"')
         response.headers["Cache-Control"] = "no-store"
         return response
     response = jsonify(body)

@@ -363,3 +363,25 @@ def test_audit_log_records_who_what_when_where(app, client, alice, oauth, code_t
 def test_login_page_works_for_the_attacker_too(oauth):
     # The limits and checks above must not break the ordinary page.
     assert OAuthClient(oauth.http).http.get("/login").status_code == 200
+
+
+def test_oversized_body_does_not_knock_the_limiter_off_its_storage(client, web):
+    from idp.extensions import limiter
+    response = client.post("/oauth/token", data={"grant_type": "password",
+                                                 "username": "u" * 70_000})
+    assert response.status_code == 413
+    assert not limiter._storage_dead  # a key function that raised would have switched storage
+
+
+@pytest.mark.parametrize("response_type", [None, "token", "é"])
+def test_unknown_client_is_401_whatever_else_is_wrong(client, response_type):
+    query = {"client_id": "ghost", "redirect_uri": "https://rp.example/cb"}
+    if response_type:
+        query["response_type"] = response_type
+    response = client.get("/oauth/authorize", query_string=query,
+                          headers={"Accept": "application/json"})
+    assert response.status_code in (400, 401)
+    assert "Location" not in response.headers
+    if response_type != "é":  # that one is refused before the client is looked at
+        assert response.status_code == 401
+        assert response.get_json()["error"] == "invalid_client"

@@ -138,3 +138,6 @@ def test_token_without_openid_is_403_insufficient_scope(client, tokens):
     response = client.get("/oauth/userinfo", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403
     assert response.get_json()["error"] == "insufficient_scope"
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge == 'Bearer error="insufficient_scope", scope="openid"'
+
