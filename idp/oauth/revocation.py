@@ -11,12 +11,9 @@ Rules:
 from __future__ import annotations
 
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
-from sqlalchemy import update
 
-from ..extensions import db
 from ..models import Token
-from ..models._common import now
-from ..services import audit
+from ..services import audit, revocation
 from . import presented
 
 
@@ -37,11 +34,7 @@ class RevocationEndpoint(_RevocationEndpoint):
 
     def revoke_token(self, token: presented.Presented, request) -> None:
         row = token.row
-        scope = Token.family_id == row.family_id if token.kind == presented.REFRESH \
-            else Token.jti == row.jti
-        db.session.execute(
-            update(Token).where(scope, Token.revoked_at.is_(None)).values(revoked_at=now())
-            .execution_options(synchronize_session=False)
-        )
+        revocation.revoke(Token.family_id == row.family_id if token.kind == presented.REFRESH
+                          else Token.jti == row.jti)
         audit.record("token.revoked", user_id=row.user_id, client_id=row.client_id,
                      kind=token.kind, family_id=row.family_id)

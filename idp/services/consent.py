@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Client, Consent, Token, User
 from ..models._common import now
+from . import revocation
 from .audit import Origin, record
 
 
@@ -44,12 +45,6 @@ def revoke(user: User, client_id: str, origin: Origin | None = None) -> bool:
     if consent is None:
         return False
     db.session.delete(consent)
-    db.session.execute(
-        update(Token)
-        .where(Token.user_id == user.id, Token.client_id == client_id,
-               Token.revoked_at.is_(None))
-        .values(revoked_at=now())
-        .execution_options(synchronize_session=False)
-    )
+    revocation.revoke(Token.user_id == user.id, Token.client_id == client_id)
     record("consent.revoked", origin, user_id=user.id, client_id=client_id)
     return True

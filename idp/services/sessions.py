@@ -10,6 +10,7 @@ from ..extensions import db
 from ..models import LoginSession, Token, User
 from ..models._common import now
 from .audit import Origin, record
+from .revocation import revoke
 
 
 def start(
@@ -62,13 +63,7 @@ def end(sid: str, origin: Origin | None = None, user_id: str | None = None) -> N
     )
     if ended.rowcount == 0:
         return
-    db.session.execute(
-        update(Token)
-        .where(Token.sid == sid, Token.revoked_at.is_(None),
-               ~Token.granted_scope.contains("offline_access"))
-        .values(revoked_at=at)
-        .execution_options(synchronize_session=False)
-    )
+    revoke(Token.sid == sid, ~Token.granted_scope.contains("offline_access"))
     record("logout", origin, user_id=user_id, sid=sid)
 
 

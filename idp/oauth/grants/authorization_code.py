@@ -20,10 +20,10 @@ from flask import current_app
 from sqlalchemy import exists, select, update
 
 from ...extensions import db
-from ...models import AuthorizationCode, Token, User
+from ...models import AuthorizationCode, User
 from ...models._common import now
 from ...security import secrets as opaque
-from ...services import audit
+from ...services import revocation
 from .. import id_token, response_modes, tokens
 from .base import IssuesTokens
 
@@ -104,25 +104,10 @@ class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):
         if claimed.rowcount == 1:
             return row
         if row is not None and row.used_at is not None:
-            self._revoke_first_redemption(row)
+            # A replay: the first redemption's tokens (the family is the code's id) die.
+            revocation.reuse_detected("authorization_code", family_id=row.id,
+                                      user_id=row.user_id, client_id=row.client_id)
         return None
-
-    def _revoke_first_redemption(self, row: AuthorizationCode) -> None:
-        """A replayed code: revoke what the first redemption issued, and say so."""
-        db.session.execute(
-            update(Token)
-            .where(Token.family_id == row.id, Token.revoked_at.is_(None))
-            .values(revoked_at=now())
-            .execution_options(synchronize_session=False)
-        )
-        audit.record(
-            "token.reuse_detected",
-            user_id=row.user_id,
-            client_id=row.client_id,
-            kind="authorization_code",
-            family_id=row.id,
-        )
-        db.session.commit()  # the error response must not roll the revocation back
 
     def delete_authorization_code(self, authorization_code):
         """Keep the used code until it expires: a replay must be recognised."""

@@ -25,7 +25,7 @@ from ...extensions import db
 from ...models import Client, Token, User
 from ...models._common import now
 from ...security import secrets as opaque
-from ...services import audit, consent
+from ...services import consent, revocation
 from .. import tokens
 from .base import IssuesTokens, add_id_token
 
@@ -62,25 +62,10 @@ class RefreshTokenGrant(IssuesTokens, grants.RefreshTokenGrant):
         if claimed.rowcount == 1:
             return row
         if row is not None and row.client_id == client.client_id and row.refresh_used_at:
-            self._revoke_family(row)
+            # A used refresh token came back: whoever holds the family, it ends here.
+            revocation.reuse_detected("refresh_token", family_id=row.family_id,
+                                      user_id=row.user_id, client_id=row.client_id)
         return None
-
-    def _revoke_family(self, row: Token) -> None:
-        """A used refresh token came back: whoever holds the family, it ends here."""
-        db.session.execute(
-            update(Token)
-            .where(Token.family_id == row.family_id, Token.revoked_at.is_(None))
-            .values(revoked_at=now())
-            .execution_options(synchronize_session=False)
-        )
-        audit.record(
-            "token.reuse_detected",
-            user_id=row.user_id,
-            client_id=row.client_id,
-            kind="refresh_token",
-            family_id=row.family_id,
-        )
-        db.session.commit()  # the error response must not roll the revocation back
 
     def authenticate_user(self, refresh_token: Token) -> User:
         user = db.session.get(User, refresh_token.user_id) if refresh_token.user_id else None

@@ -1,0 +1,33 @@
+"""Revoking tokens: one statement for every reason a token stops being good."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+
+from ..extensions import db
+from ..models import Token
+from ..models._common import now
+from .audit import record
+
+
+def revoke(*where) -> int:
+    """Revoke the still-live tokens matching ``where``; return how many."""
+    result = db.session.execute(
+        update(Token)
+        .where(Token.revoked_at.is_(None), *where)
+        .values(revoked_at=now())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+def reuse_detected(kind: str, *, family_id: str, user_id: str | None, client_id: str) -> None:
+    """A used code or refresh token came back: end its family, say so, and commit.
+
+    The commit is deliberate: the caller answers with an error, and the error
+    response must not roll the revocation back.
+    """
+    revoke(Token.family_id == family_id)
+    record("token.reuse_detected", user_id=user_id, client_id=client_id, kind=kind,
+           family_id=family_id)
+    db.session.commit()
