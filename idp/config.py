@@ -26,6 +26,9 @@ DEFAULTS: dict[str, object] = {
     "CODE_TTL": 60,
     "ID_TOKEN_TTL": 300,
     "LOGIN_SESSION_TTL": 14 * 24 * 3600,
+    # Client registrations are read on every token request; each process keeps
+    # them this long (a change made elsewhere shows within that time).
+    "CLIENT_CACHE_SECONDS": 30,
     # How many proxies in front set X-Forwarded-For/-Proto/-Host (0: trust none).
     "PROXY_COUNT": 0,
     # Failed attempts allowed (Flask-Limiter notation); successes never count.

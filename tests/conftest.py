@@ -27,8 +27,10 @@ SECRET = "test-secret-key-not-for-production"
 
 
 def _config(database_url: str, **extra) -> dict:
+    # Tests change clients behind the app's back: no per-process client cache
+    # (the live-server tests run with it, as production does).
     return {"ISSUER": ISSUER, "DATABASE_URL": database_url, "SECRET_KEY": SECRET,
-            "TESTING": True, **extra}
+            "TESTING": True, "CLIENT_CACHE_SECONDS": 0, **extra}
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,8 @@ Rules enforced here rather than in a grant:
 
 from __future__ import annotations
 
+import time
+
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskServer
 from authlib.oauth2.rfc6749.errors import InvalidClientError
 from flask import current_app
@@ -18,7 +20,7 @@ from flask import request as flask_request
 
 from ..extensions import db
 from ..models import Client
-from . import response_modes
+from . import response_modes, tokens
 from .claims import SCOPES_SUPPORTED
 from .end_session import EndSessionEndpoint
 from .grants.authorization_code import AuthorizationCodeGrant, OpenIDCode
@@ -45,13 +47,15 @@ DEFAULT_DESCRIPTIONS = {
 
 
 class AuthorizationServer(_FlaskServer):
+    clients: ClientCache
+
     def query_client(self, client_id):
         if not isinstance(client_id, str) or len(client_id) > 128:
             return None
-        return db.session.get(Client, client_id)
+        return self.clients.get(client_id)
 
     def save_token(self, token, request):
-        db.session.add(request.issued_token)
+        tokens.save(request.issued_token)
 
     def handle_error_response(self, request, error):
         if not error.description:
@@ -76,8 +80,33 @@ class AuthorizationServer(_FlaskServer):
         return None
 
 
+class ClientCache:
+    """Client registrations by id, kept ``ttl`` seconds per process.
+
+    Clients change rarely and are read on every token request; the cached rows
+    are detached, read-only snapshots. Unknown ids are not cached.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._rows: dict[str, tuple[float, Client]] = {}
+
+    def get(self, client_id: str) -> Client | None:
+        if self.ttl > 0 and (hit := self._rows.get(client_id)) and hit[0] > time.monotonic():
+            return hit[1]
+        client = db.session.get(Client, client_id)
+        if client is not None and self.ttl > 0:
+            db.session.expunge(client)
+            self._rows[client_id] = (time.monotonic() + self.ttl, client)
+        return client
+
+    def clear(self) -> None:
+        self._rows.clear()
+
+
 def init_app(app) -> None:
     server = AuthorizationServer()
+    server.clients = ClientCache(float(app.config["IDP_CLIENT_CACHE_SECONDS"]))
     server.init_app(app)
     server.scopes_supported = list(SCOPES_SUPPORTED)
     server.register_grant(AuthorizationCodeGrant, [PKCE(required=True), OpenIDCode()])
