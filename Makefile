@@ -42,7 +42,10 @@ test-postgres: install browser-deps
 
 serve: install
 	$(FLASK) idp init
-	$(BIN)/gunicorn --workers $(WORKERS) --bind 0.0.0.0:$(PORT) --access-logfile - app:app
+	$(BIN)/gunicorn --config gunicorn.conf.py --workers $(WORKERS) --bind 0.0.0.0:$(PORT) app:app
+
+bench: install
+	$(BIN)/python bench/run.py $(ARGS)
 
 lint: install
 	$(BIN)/ruff check idp tests app.py
