@@ -55,10 +55,6 @@ def load(instance_path: str, overrides: dict | None = None) -> dict[str, object]
     settings["ALLOWED_HOSTS"] = parse_hosts(settings["ALLOWED_HOSTS"], issuer)
 
     https = issuer.startswith("https://")
-    if not https:
-        # The operator chose a plain-http issuer (a demo, a LAN); Authlib would
-        # otherwise refuse every request whose host is not a loopback address.
-        os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
     config: dict[str, object] = {f"IDP_{k}": v for k, v in settings.items()}
     config.update(
         SECRET_KEY=settings["SECRET_KEY"],

@@ -14,6 +14,8 @@ from __future__ import annotations
 import time
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskServer
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
+from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import InvalidClientError
 from flask import current_app
 from flask import request as flask_request
@@ -46,8 +48,29 @@ DEFAULT_DESCRIPTIONS = {
 }
 
 
+class PlainHttpRequest(FlaskOAuth2Request):
+    """A request to a plain-http issuer, which the operator chose (a demo, a LAN).
+
+    Authlib refuses plain-http request URLs on any host but loopback; with an
+    https issuer that check stays, and a plain-http request is refused (400).
+    """
+
+    def __init__(self, request):
+        url = request.url
+        OAuth2Request.__init__(self, request.method, "https" + url[4:] if url.startswith(
+            "http:") else url, headers=request.headers)
+        self._request = request
+        self.payload = FlaskOAuth2Payload(request)
+
+
 class AuthorizationServer(_FlaskServer):
     clients: ClientCache
+    https_issuer: bool = True
+
+    def create_oauth2_request(self, request):
+        if self.https_issuer:
+            return super().create_oauth2_request(request)
+        return PlainHttpRequest(flask_request)
 
     def query_client(self, client_id):
         if not isinstance(client_id, str) or len(client_id) > 128:
@@ -107,6 +130,7 @@ class ClientCache:
 def init_app(app) -> None:
     server = AuthorizationServer()
     server.clients = ClientCache(float(app.config["IDP_CLIENT_CACHE_SECONDS"]))
+    server.https_issuer = app.config["IDP_ISSUER"].startswith("https://")
     server.init_app(app)
     server.scopes_supported = list(SCOPES_SUPPORTED)
     server.register_grant(AuthorizationCodeGrant, [PKCE(required=True), OpenIDCode()])
