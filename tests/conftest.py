@@ -49,25 +49,41 @@ def database_url(tmp_path_factory) -> str:
 
 
 @pytest.fixture
-def app(database_url, tmp_path):
-    if PG_URL:
-        url = database_url
-    else:
-        template = Path(database_url.removeprefix("sqlite:///"))
-        copy = tmp_path / "idp.sqlite3"
-        shutil.copyfile(template, copy)
-        url = "sqlite:///" + str(copy)
-    app = create_app(_config(url))
-    # No application context stays pushed: each test-client request gets its
-    # own, as in production (a shared one would share ``g`` between requests).
-    yield app
-    with app.app_context():
+def make_app(database_url, tmp_path):
+    """Apps on a fresh copy of the migrated database, with config overrides.
+
+    No application context stays pushed: each test-client request gets its
+    own, as in production (a shared one would share ``g`` between requests).
+    Every app's connections are closed at the end; on PostgreSQL the tables
+    (all but the current keys) are emptied.
+    """
+    made = []
+
+    def make(**overrides):
         if PG_URL:
-            tables = [t.name for t in db.metadata.sorted_tables if t.name != "signing_keys"]
-            db.session.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
-            db.session.execute(text("DELETE FROM signing_keys WHERE retired_at IS NOT NULL"))
-            db.session.commit()
-        db.engine.dispose()
+            url = database_url
+        else:
+            copy = tmp_path / f"idp{len(made)}.sqlite3"
+            shutil.copyfile(Path(database_url.removeprefix("sqlite:///")), copy)
+            url = "sqlite:///" + str(copy)
+        made.append(create_app(_config(url, **overrides)))
+        return made[-1]
+
+    yield make
+    for index, app in enumerate(made):
+        with app.app_context():
+            if PG_URL and index == 0:
+                tables = [t.name for t in db.metadata.sorted_tables if t.name != "signing_keys"]
+                db.session.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+                db.session.execute(text("DELETE FROM signing_keys WHERE retired_at IS NOT NULL"))
+                db.session.commit()
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
 
 
 @pytest.fixture

@@ -12,13 +12,10 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import OKPKey, RSAKey
 
-from idp import create_app
 from idp.extensions import db
 from idp.models import AuditEvent, AuthorizationCode, Consent, LoginSession, Token
 from idp.oauth import keys
-from tests.conftest import SECRET
 from tests.helpers import (
-    ISSUER,
     PASSWORD,
     OAuthClient,
     assert_json_error,
@@ -85,21 +82,11 @@ def test_cookie_theft_session_cookie_is_httponly_and_samesite(client, alice, oau
 
 
 @pytest.fixture
-def https_app(database_url, tmp_path):
-    import shutil
-    from pathlib import Path
-
-    from tests.conftest import PG_URL
-    url = database_url
-    if not PG_URL:
-        copy = tmp_path / "https.sqlite3"
-        shutil.copyfile(Path(database_url.removeprefix("sqlite:///")), copy)
-        url = "sqlite:///" + str(copy)
-    return create_app({"ISSUER": "https://id.example.com", "DATABASE_URL": url,
-                       "SECRET_KEY": SECRET, "TESTING": True})
+def https_app(app, make_app):
+    return make_app(ISSUER="https://id.example.com")
 
 
-def test_cookie_theft_over_http_secure_host_cookie_when_https(https_app, make_user):
+def test_cookie_theft_over_http_secure_host_cookie_when_https(https_app):
     with https_app.app_context():
         from idp.services import accounts
         accounts.create_user("alice", "alice@example.com", PASSWORD)
@@ -183,9 +170,8 @@ def test_client_secret_guessing_is_stopped_with_429(client, web):
     assert statuses[60] == 429
 
 
-def test_rate_limits_are_stored_in_redis_when_configured(database_url):
-    app = create_app({"ISSUER": ISSUER, "DATABASE_URL": database_url, "SECRET_KEY": SECRET,
-                      "REDIS_URL": "redis://127.0.0.1:6379/3"})
+def test_rate_limits_are_stored_in_redis_when_configured(app, make_app):
+    app = make_app(REDIS_URL="redis://127.0.0.1:6379/3")
     assert app.config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/3"
     assert app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] is True
 
@@ -334,9 +320,8 @@ def test_satellite_domain_is_403_access_denied(client, path):
         assert response.get_json()["error"] == "access_denied"
 
 
-def test_allowed_hosts_setting_admits_the_listed_hosts(database_url):
-    app = create_app({"ISSUER": ISSUER, "DATABASE_URL": database_url, "SECRET_KEY": SECRET,
-                      "ALLOWED_HOSTS": "localhost, id.example.com:8443"})
+def test_allowed_hosts_setting_admits_the_listed_hosts(app, make_app):
+    app = make_app(ALLOWED_HOSTS="localhost, id.example.com:8443")
     http = app.test_client()
     assert http.get("/.well-known/jwks.json",
                     headers={"Host": "id.example.com:8443"}).status_code == 200

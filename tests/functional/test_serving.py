@@ -5,39 +5,21 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from idp import create_app
 from idp.extensions import db
 from idp.models import AuditEvent
 from idp.services import accounts
-from tests.conftest import SECRET
 from tests.helpers import PASSWORD, csrf_token
 
 ISSUER = "https://id.example.com"
 
 
 @pytest.fixture
-def proxied(database_url, tmp_path):
-    import shutil
-    from pathlib import Path
-
-    from tests.conftest import PG_URL
-    url = database_url
-    if not PG_URL:
-        copy = tmp_path / "proxied.sqlite3"
-        shutil.copyfile(Path(database_url.removeprefix("sqlite:///")), copy)
-        url = "sqlite:///" + str(copy)
-    app = create_app({"ISSUER": ISSUER, "DATABASE_URL": url, "SECRET_KEY": SECRET,
-                      "TESTING": True, "PROXY_COUNT": 1})
-    with app.app_context():
+def proxied(app, make_app):
+    proxied = make_app(ISSUER=ISSUER, PROXY_COUNT=1)
+    with proxied.app_context():
         accounts.create_user("alice", "alice@example.com", PASSWORD)
         db.session.commit()
-    yield app
-    if PG_URL:
-        with app.app_context():
-            from sqlalchemy import text
-            tables = [t.name for t in db.metadata.sorted_tables if t.name != "signing_keys"]
-            db.session.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
-            db.session.commit()
+    return proxied
 
 
 FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "id.example.com",
@@ -94,10 +76,9 @@ def test_healthz_and_endpoints_are_503_when_the_database_is_down(client, monkeyp
     assert any("database unreachable" in r.getMessage() for r in caplog.records)
 
 
-def test_a_plain_http_issuer_on_a_lan_host_is_served(database_url):
+def test_a_plain_http_issuer_on_a_lan_host_is_served(app, make_app):
     """The operator chose http (a demo on a LAN): Authlib's loopback-only rule does not apply."""
-    app = create_app({"ISSUER": "http://idp.lan:8000", "DATABASE_URL": database_url,
-                      "SECRET_KEY": SECRET})
+    app = make_app(ISSUER="http://idp.lan:8000")
     response = app.test_client().post("/oauth/token", base_url="http://idp.lan:8000",
                                       data={"grant_type": "client_credentials"},
                                       headers={"Authorization": "Basic c3ZjOng="})
