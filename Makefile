@@ -48,7 +48,7 @@ bench: install
 	$(BIN)/python bench/run.py $(ARGS)
 
 lint: install
-	$(BIN)/ruff check idp tests app.py
+	$(BIN)/ruff check idp tests bench app.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
