@@ -234,8 +234,7 @@ def main() -> int:
             raw = dict(bench.profiles).get(result.name)
             print(analyze(raw) if raw else "no profile")
     finally:
-        if not args.out:
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)  # the database; profiles kept in --out
     return 0
 
 

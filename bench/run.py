@@ -494,6 +494,7 @@ class Bench:
         self.access_pool: list[str] = []
         self.refresh_pool: list[str] = []
         self.cookie = ""
+        self.code = "unknown"
         self.cc_estimate = 0.0
 
     # set-up ------------------------------------------------------------------
@@ -939,6 +940,7 @@ def run(args, only: list[str], tmp: Path, db_url: str, command: str) -> int:
         log(f"inserted in {took:.0f}s")
     server = bench.server
     log("starting: " + " ".join(shlex.quote(c) for c in server.cmd))
+    bench.code = code_version()  # what the workers import now; the tree may change later
     server.start()
     try:
         if args.serve:
@@ -979,7 +981,7 @@ def report(args, only, bench: Bench, command: str, final_rss, flat, starvation, 
     print(f"software:  {versions()}")
     print(f"server:    {' '.join(shlex.quote(c) for c in server.cmd)}")
     print(f"           (cwd {ROOT}; from {server.origin})")
-    print(f"code:      {code_version()}")
+    print(f"code:      {bench.code} (when the server started)")
     print(f"database:  {database_text}")
     print(f"load:      wrk -t1 -c{args.connections} -d{args.duration:g}s --latency "
           "-s bench/request.lua, on the same machine as the server")
