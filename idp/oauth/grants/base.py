@@ -14,7 +14,7 @@ class IssuesTokens:
     """Route Authlib's ``generate_token`` through ``oauth.tokens.issue``.
 
     A grant sets ``request.token_context`` before Authlib asks for a token;
-    the row is put on ``request.issued_token`` for the server's ``save_token``.
+    the values of its ``Token`` row go on ``request.issued_token`` for ``save_token``.
     Rules: the scope must be one the client may have (``invalid_scope``
     otherwise); a refresh token only for clients with the refresh_token grant;
     the Webex lifetime parameters may only shorten the client's lifetimes.
