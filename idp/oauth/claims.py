@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..models import Group, Organization, User
+from ..models import Group, User
+from ..services import orgs
 
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "profile": (
@@ -90,10 +91,12 @@ def group_claims(groups: list[Group], scopes: set[str], limit: int | None = None
     return claims, truncated
 
 
-def user_claims(
-    user: User, scopes: set[str], org: Organization | None = None, role: str | None = None
-) -> dict[str, Any]:
-    """The OIDC claims that ``scopes`` release about ``user``, ``None`` values left out."""
+def user_claims(user: User, scopes: set[str], org_id: str | None = None) -> dict[str, Any]:
+    """The OIDC claims that ``scopes`` release about ``user``, ``None`` values left out.
+
+    ``org_id`` is the organization chosen for the token; its membership is
+    looked up only when the ``org`` scope releases it.
+    """
     claims: dict[str, Any] = {"sub": user.id}
     if "profile" in scopes:
         claims.update(
@@ -107,8 +110,8 @@ def user_claims(
         )
     if "email" in scopes:
         claims.update(email=user.email, email_verified=bool(user.email_verified))
-    if "org" in scopes and org is not None:
-        claims.update(org_id=org.id, org_slug=org.slug, org_role=role)
+    if "org" in scopes and org_id and (membership := orgs.membership(user.id, org_id)):
+        claims.update(org_id=org_id, org_slug=membership.org.slug, org_role=membership.role)
     if "public_metadata" in scopes:
         claims["public_metadata"] = user.public_metadata or {}
     if "private_metadata" in scopes:

@@ -67,11 +67,8 @@ def build(
         claims["amr"] = amr
     if access_token:
         claims["at_hash"] = half_hash(access_token, alg)
-    org, role = None, None
-    if org_id and (membership := orgs.membership(user.id, org_id)):
-        org, role = membership.org, membership.role
     scopes = set(scope.split())
-    claims.update(user_claims(user, scopes, org, role))
+    claims.update(user_claims(user, scopes, org_id))
     if wants_groups(scopes):
         limit = client.max_groups_in_id_token if max_groups is None else max_groups
         groups, truncated = group_claims(orgs.user_groups(user.id, org_id), scopes, limit)

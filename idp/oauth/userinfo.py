@@ -34,9 +34,6 @@ def userinfo(token: Token) -> dict[str, Any]:
     if user is None or user.disabled:
         raise InvalidTokenError("The token's user no longer exists or is disabled.")
     scopes = set(token.scope.split())
-    org, role = None, None
-    if token.org_id and (membership := orgs.membership(user.id, token.org_id)):
-        org, role = membership.org, membership.role
     claims: dict[str, Any] = {
         "object": "oauth_user_info",
         "instance_id": instance_id(),
@@ -53,7 +50,7 @@ def userinfo(token: Token) -> dict[str, Any]:
         "unsafe_metadata": user.unsafe_metadata or {},
     }
     claims = {k: v for k, v in claims.items() if v is not None}
-    claims.update(user_claims(user, scopes, org, role))
+    claims.update(user_claims(user, scopes, token.org_id))
     if wants_groups(scopes):  # the whole list: the ID token may carry only part
         claims.update(group_claims(orgs.user_groups(user.id, token.org_id), scopes)[0])
     return claims

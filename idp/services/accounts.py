@@ -9,7 +9,7 @@ from sqlalchemy import func, or_, select
 from ..extensions import db
 from ..models import User
 from ..security import passwords
-from . import ServiceError
+from . import ServiceError, sessions
 from .audit import Origin, record
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,149}$")
@@ -83,8 +83,6 @@ def authenticate(identifier: str, password: str, origin: Origin | None = None) -
 def change_password(user: User, current: str, new: str, *, keep_sid: str | None,
                     origin: Origin | None = None) -> None:
     """Set a new password and end every other session of the user (ASVS 7.4.3)."""
-    from . import sessions  # sessions imports audit, which this module does too
-
     if not passwords.verify_password(user.password_hash, current):
         record("password.change_failed", origin, user_id=user.id)
         raise ServiceError("The current password is wrong.")

@@ -47,16 +47,16 @@ def _unquotable(params: MultiDict) -> str | None:
 
 def authorization_error(error: OAuth2Error):
     """An error before the client and redirect URI are trusted is a page, never a redirect."""
-    server = current_server()
     if isinstance(error, InvalidClientError):
         return error_response(401, error.description or "Unknown client.", "invalid_client")
-    client = server.query_client(server.create_oauth2_request(None).payload.client_id)
-    if not error.redirect_uri and client is None:
+    server = current_server()
+    request = server.create_oauth2_request(None)
+    if error.redirect_uri:
+        return server.handle_error_response(request, error)
+    if server.query_client(request.payload.client_id) is None:
         # Authlib checks response_type before the client: still an unknown client.
         return error_response(401, "Unknown client.", "invalid_client")
-    if not error.redirect_uri:
-        return error_response(400, error.description or "Invalid request.", error.error)
-    return server.handle_error_response(server.create_oauth2_request(None), error)
+    return error_response(400, error.description or "Invalid request.", error.error)
 
 
 def proceed(grant, step: interaction.Step, user: User | None,
