@@ -24,6 +24,9 @@ def create_app(config: dict | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
     )
     app.config.from_mapping(settings.load(app.instance_path, config))
+    from .oauth.fast_token import FastTokenPath
+
+    app.wsgi_app = FastTokenPath(app, app.wsgi_app)  # type: ignore[method-assign]
     if proxies := int(app.config["IDP_PROXY_COUNT"]):
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -114,9 +114,15 @@ class ClientCache:
         self.ttl = ttl
         self._rows: dict[str, tuple[float, Client]] = {}
 
-    def get(self, client_id: str) -> Client | None:
-        if self.ttl > 0 and (hit := self._rows.get(client_id)) and hit[0] > time.monotonic():
+    def cached(self, client_id: str) -> Client | None:
+        """The cached row if it is still fresh; None means "ask ``get``"."""
+        if (hit := self._rows.get(client_id)) and hit[0] > time.monotonic():
             return hit[1]
+        return None
+
+    def get(self, client_id: str) -> Client | None:
+        if self.ttl > 0 and (client := self.cached(client_id)):
+            return client
         client = db.session.get(Client, client_id)
         if client is not None and self.ttl > 0:
             db.session.expunge(client)

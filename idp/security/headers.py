@@ -32,16 +32,25 @@ def _check_host():
     return None
 
 
+def security_headers(config, html: bool) -> list[tuple[str, str]]:
+    """The headers every response carries (a response's own values come first)."""
+    values = [
+        ("Content-Security-Policy", PAGE_CSP),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "no-referrer"),
+        ("X-Content-Type-Options", "nosniff"),
+    ]
+    if config["SESSION_COOKIE_SECURE"]:
+        values.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+    if html:
+        values.append(("Cache-Control", "no-store"))
+    return values
+
+
 def _set_headers(response):
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", PAGE_CSP)
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "no-referrer")
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    if current_app.config["SESSION_COOKIE_SECURE"]:
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    if response.mimetype == "text/html":
-        headers.setdefault("Cache-Control", "no-store")
+    for name, value in security_headers(current_app.config, response.mimetype == "text/html"):
+        headers.setdefault(name, value)
     return response
 
 

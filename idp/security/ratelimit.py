@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from flask import current_app, request
 from flask_limiter.util import get_remote_address
+from limits import parse_many
 from werkzeug.exceptions import HTTPException
 
 from ..extensions import db, limiter
@@ -86,5 +87,25 @@ token = _apply(
     _failures("TOKEN_IP", "token-ip", get_remote_address),
     _failures("LOGIN_ACCOUNT", "login-account", _account, exempt_when=_not_password_grant),
 )
+
+
+
+def token_ip_allows(address: str) -> bool:
+    """Whether the token endpoint's failure limit lets ``address`` through now.
+
+    The same test Flask-Limiter makes before the view (same limits, same keys),
+    for callers in front of Flask; False, too, when the storage cannot answer.
+    """
+    if not limiter.enabled:
+        return True
+    key = [address, "oauth.token:token-ip"]  # Flask-Limiter's: key, endpoint:scope
+    if prefix := current_app.config.get("RATELIMIT_KEY_PREFIX"):
+        key.insert(0, prefix)
+    try:
+        return all(limiter.limiter.test(item, *key)
+                   for item in parse_many(current_app.config["IDP_RATE_LIMIT_TOKEN_IP"]))
+    except Exception:
+        return False
+
 
 introspection = _failures("TOKEN_IP", "introspect-ip", get_remote_address)

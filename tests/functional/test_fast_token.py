@@ -1,0 +1,245 @@
+"""The client_credentials path in front of Flask (``idp/oauth/fast_token.py``).
+
+It must answer exactly what the Flask view answers, and hand every other
+request, and every failure, to Flask unchanged.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import select
+from werkzeug.test import Client as WsgiClient
+
+from idp.extensions import db
+from idp.models import Token
+from idp.oauth.group_commit import GroupCommit
+
+from ..helpers import ISSUER, assert_json_error, basic, verify_jwt
+
+CC = {"grant_type": "client_credentials"}
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app(CLIENT_CACHE_SECONDS=30, RATE_LIMIT_TOKEN_IP="3/minute")
+
+
+@pytest.fixture
+def service(make_client, make_org):
+    make_org("acme")
+    return make_client("svc", grant_types=["client_credentials"], redirect_uris=[],
+                       scope="api:read api:write", org="acme")
+
+
+@pytest.fixture
+def flask_calls(app, monkeypatch):
+    """Token requests that reached Flask."""
+    calls: list[str] = []
+    inner = app.wsgi_app.next
+
+    def counted(environ, start_response):
+        if environ["PATH_INFO"] == "/oauth/token":
+            calls.append(environ["PATH_INFO"])
+        return inner(environ, start_response)
+
+    monkeypatch.setattr(app.wsgi_app, "next", counted)
+    return calls
+
+
+@pytest.fixture
+def warm(client, service, flask_calls):
+    """The client is in the process's cache (its first request went through Flask)."""
+    response = client.post("/oauth/token", data=CC, headers=basic("svc", service.client_secret))
+    assert response.status_code == 200
+    assert flask_calls == ["/oauth/token"]
+    flask_calls.clear()
+    return service
+
+
+def rows(app) -> dict[str, Token]:
+    with app.app_context():
+        return {row.jti: row for row in db.session.scalars(select(Token))}
+
+
+def verified(client, response) -> tuple[dict, dict, dict]:
+    assert response.status_code == 200, response.get_data(True)
+    body = response.get_json()
+    jwks = client.get("/.well-known/jwks.json").get_json()
+    header, claims = verify_jwt(body["access_token"], jwks, ["Ed25519"])
+    return body, header, claims
+
+
+def test_a_plain_request_never_reaches_flask(app, client, warm, flask_calls):
+    response = client.post("/oauth/token", data={**CC, "scope": "api:read"},
+                           headers=basic("svc", warm.client_secret))
+    body, header, claims = verified(client, response)
+    assert flask_calls == []
+    assert header["typ"] == "at+jwt"
+    assert claims["iss"] == ISSUER
+    assert claims["sub"] == claims["aud"] == claims["client_id"] == "svc"
+    assert claims["scope"] == body["scope"] == "api:read"
+    assert claims["exp"] - claims["iat"] == body["expires_in"] == 300
+    assert claims["org_id"]
+    assert "refresh_token" not in body
+    assert "id_token" not in body
+    row = rows(app)[claims["jti"]]  # recorded, committed, before the answer
+    assert (row.client_id, row.user_id, row.grant_type, row.scope, row.org_id) == (
+        "svc", None, "client_credentials", "api:read", claims["org_id"])
+    assert (row.issued_at, row.expires_at) == (claims["iat"], claims["exp"])
+    assert row.family_id
+    assert row.refresh_digest is None
+    assert row.revoked_at is None
+
+
+@pytest.mark.parametrize("form", [CC, {**CC, "scope": "api:write api:read"},
+                                  {**CC, "scope": "api:read nonsense"}])
+def test_the_same_answer_as_flask(app, client, warm, flask_calls, form):
+    headers = basic("svc", warm.client_secret)
+    fast = client.post("/oauth/token", data=form, headers=headers)
+    slow = WsgiClient(app.wsgi_app.next).post("/oauth/token", data=form, headers=headers)
+    assert flask_calls == ["/oauth/token"]  # the second one only
+    fast_body, fast_header, fast_claims = verified(client, fast)
+    slow_body, slow_header, slow_claims = verified(client, slow)
+
+    def without(headers, *names):
+        return sorted((k, v) for k, v in headers.items() if k not in names)
+
+    assert fast.status == slow.status
+    # Flask-Login reads the session after every Flask response, hence Flask's
+    # "Vary: Cookie"; a token answer depends on no cookie.
+    assert without(fast.headers, "Content-Length") == \
+        without(slow.headers, "Content-Length", "Vary")
+    assert {k: v for k, v in fast_body.items() if k != "access_token"} == \
+        {k: v for k, v in slow_body.items() if k != "access_token"}
+    assert fast.data.replace(fast_body["access_token"].encode(), b"T") == \
+        slow.data.replace(slow_body["access_token"].encode(), b"T")
+    assert fast_header == slow_header
+    moving = ("jti", "iat", "exp")
+    assert {k: v for k, v in fast_claims.items() if k not in moving} == \
+        {k: v for k, v in slow_claims.items() if k not in moving}
+    saved = rows(app)
+    columns = [c.key for c in Token.__table__.columns
+               if c.key not in ("jti", "family_id", "issued_at", "expires_at")]
+    fast_row, slow_row = saved[fast_claims["jti"]], saved[slow_claims["jti"]]
+    assert [getattr(fast_row, c) for c in columns] == [getattr(slow_row, c) for c in columns]
+
+
+@pytest.mark.parametrize(("form", "headers", "status", "error"), [
+    (CC, "wrong", 401, "invalid_client"),
+    ({**CC, "client_id": "svc", "client_secret": "SECRET"}, None, 200, None),
+    ({**CC, "orgId": "nope"}, "basic", 400, "invalid_request"),
+    ({**CC, "scope": "openid"}, "basic", 400, "invalid_scope"),
+    ({**CC, "accessTokenValiditySeconds": "60"}, "basic", 200, None),
+    ({"grant_type": "password", "username": "x", "password": "y"}, "basic", 400,
+     "unauthorized_client"),
+    ("grant_type=client_credentials&grant_type=client_credentials", "basic", 400,
+     "invalid_request"),
+    ("grant_type=client_credentials&scope=api%FF", "basic", 400, "invalid_scope"),
+])
+def test_anything_else_goes_to_flask(client, warm, flask_calls, form, headers, status, error):
+    secret = warm.client_secret
+    if isinstance(form, dict) and form.get("client_secret") == "SECRET":
+        form = {**form, "client_secret": secret}
+    sent = {"basic": basic("svc", secret), "wrong": basic("svc", "not-the-secret"),
+            None: {}}[headers]
+    kwargs = {"data": form}
+    if isinstance(form, str):
+        kwargs = {"data": form, "content_type": "application/x-www-form-urlencoded"}
+    response = client.post("/oauth/token", headers=sent, **kwargs)
+    assert flask_calls == ["/oauth/token"]
+    if error:
+        assert_json_error(response, status, error)
+    else:
+        body, _, claims = verified(client, response)
+        if "accessTokenValiditySeconds" in form:
+            assert body["expires_in"] == 60 == claims["exp"] - claims["iat"]
+
+
+def test_other_hosts_content_types_and_large_bodies_go_to_flask(client, warm, flask_calls):
+    headers = basic("svc", warm.client_secret)
+    foreign = client.post("/oauth/token", data=CC, headers=headers,
+                          base_url="http://elsewhere.example")
+    assert_json_error(foreign, 403, "access_denied")
+    as_json = client.post("/oauth/token", json=CC, headers=headers)
+    assert_json_error(as_json, 400, "invalid_request")
+    padded = client.post("/oauth/token", data={**CC, "scope": "api:read " * 200},
+                         headers=headers)
+    verified(client, padded)
+    assert flask_calls == ["/oauth/token"] * 3
+
+
+def test_an_uncached_client_goes_to_flask(client, service, flask_calls):
+    response = client.post("/oauth/token", data=CC, headers=basic("svc", service.client_secret))
+    verified(client, response)
+    assert flask_calls == ["/oauth/token"]
+
+
+def test_an_address_over_its_failure_limit_is_refused(client, warm, flask_calls):
+    good, bad = basic("svc", warm.client_secret), basic("svc", "wrong")
+    verified(client, client.post("/oauth/token", data=CC, headers=good))
+    assert flask_calls == []
+    for _ in range(3):
+        assert client.post("/oauth/token", data=CC, headers=bad).status_code == 401
+    refused = client.post("/oauth/token", data=CC, headers=good)
+    assert_json_error(refused, 429, "temporarily_unavailable")
+    assert refused.headers["Retry-After"]
+    assert flask_calls == ["/oauth/token"] * 4
+
+
+def test_a_failed_commit_leaves_the_request_to_flask(app, client, warm, flask_calls,
+                                                     monkeypatch):
+    monkeypatch.setattr(GroupCommit, "insert", lambda self, row: False)
+    response = client.post("/oauth/token", data=CC, headers=basic("svc", warm.client_secret))
+    _, _, claims = verified(client, response)
+    assert flask_calls == ["/oauth/token"]
+    assert set(rows(app)) >= {claims["jti"]}  # the row Flask's answer recorded
+
+
+def test_its_tokens_introspect_and_revoke(client, warm, flask_calls):
+    headers = basic("svc", warm.client_secret)
+    token = client.post("/oauth/token", data=CC, headers=headers).get_json()["access_token"]
+    active = client.post("/oauth/introspect", data={"token": token}, headers=headers)
+    assert active.get_json()["active"] is True
+    assert active.get_json()["sub"] == "svc"
+    assert client.post("/oauth/revoke", data={"token": token}, headers=headers).status_code == 200
+    after = client.post("/oauth/introspect", data={"token": token}, headers=headers)
+    assert after.get_json() == {"active": False}
+
+
+# -- group commit ----------------------------------------------------------------
+
+
+def token_row(jti: str) -> dict:
+    return {"jti": jti, "family_id": jti, "client_id": "svc", "user_id": None,
+            "grant_type": "client_credentials", "scope": "api:read",
+            "granted_scope": "api:read", "org_id": None, "sid": None, "auth_time": None,
+            "actor": None, "issued_at": 1, "expires_at": 2}
+
+
+def test_concurrent_inserts_are_all_committed(app, service):
+    with app.app_context():
+        writer = GroupCommit(db.engine)
+    results: list[bool] = []
+
+    def issue(thread: int) -> None:
+        for n in range(25):
+            results.append(writer.insert(token_row(f"t{thread}-{n}")))
+
+    threads = [threading.Thread(target=issue, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [True] * 200
+    assert {f"t{i}-{n}" for i in range(8) for n in range(25)} <= set(rows(app))
+
+
+def test_a_failed_batch_fails_its_rows_and_keeps_none(app, service):
+    with app.app_context():
+        writer = GroupCommit(db.engine)
+    assert writer.insert(token_row("first"))
+    assert writer.insert(token_row("first")) is False  # the primary key is taken
+    assert writer.insert(token_row("second"))  # a new connection after the failure
+    assert {"first", "second"} <= set(rows(app))
