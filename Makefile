@@ -4,6 +4,7 @@ VENV    ?= .venv
 PYTHON  ?= python3
 PORT    ?= 8000
 WORKERS ?= 2
+THREADS ?= 16
 PG_ADMIN_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 PG_TEST_DB   ?= idp_test_$(shell echo $$PPID)
 
@@ -42,7 +43,9 @@ test-postgres: install browser-deps
 
 serve: install
 	$(FLASK) idp init
-	$(BIN)/gunicorn --config gunicorn.conf.py --workers $(WORKERS) --bind 0.0.0.0:$(PORT) app:app
+	$(BIN)/granian --interface wsgi --host 0.0.0.0 --port $(PORT) --workers $(WORKERS) \
+	  --blocking-threads $(THREADS) --no-ws --respawn-failed-workers \
+	  --access-log --log-config logging.json app:app
 
 bench: install
 	$(BIN)/python bench/run.py $(ARGS)

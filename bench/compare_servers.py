@@ -1,16 +1,12 @@
 #!/usr/bin/env python3
 """The same app, database and load under different WSGI servers, in alternating rounds.
 
-    .venv/bin/python bench/compare_servers.py
-    .venv/bin/python bench/compare_servers.py --granian /tmp/scratch/bin/granian --rounds 3
+    .venv/bin/python bench/compare_servers.py --rounds 3
 
-For experiments only: ``make serve`` stays gunicorn with sync workers. Each round starts
-every variant in turn on the same port and database (so tokens stay valid), warms it up,
-and measures client_credentials and userinfo with wrk; the table gives the median over
-rounds of req/s, p99 and server CPU per request, and each variant's ratio to the first.
-
-granian is not a dependency: install it into a scratch virtualenv and pass its path;
-it then imports the app from this project's .venv (PYTHONPATH).
+Why ``make serve`` runs granian: each round starts every variant in turn on the same
+port and database (so tokens stay valid), warms it up, and measures client_credentials
+and userinfo with wrk; the table gives the median over rounds of req/s, p99 and server
+CPU per request, and each variant's ratio to the first (``make serve`` itself).
 """
 
 from __future__ import annotations
@@ -28,29 +24,20 @@ import run as harness
 
 
 def variants(args) -> list[tuple[str, list[str], str | None]]:
-    """(label, extra gunicorn options, or a whole server command)."""
-    found: list[tuple[str, list[str], str | None]] = [
-        ("gunicorn sync, 2 workers (make serve)", [], None),
-        ("gunicorn sync, 2 workers, no access log", [],
+    """(label, extra options for make serve's server, or a whole server command)."""
+    return [
+        ("granian, 2 workers x 16 threads (make serve)", [], None),
+        ("granian, 2 workers x 4 threads", ["--blocking-threads", "4"], None),
+        ("gunicorn sync, 2 workers", [],
          "{bin}/gunicorn --workers {workers} --bind 0.0.0.0:{port} app:app"),
-        ("gunicorn gthread, 2 workers x 4 threads", ["--worker-class", "gthread", "--threads",
-                                                     "4"], None),
+        ("gunicorn gthread, 2 workers x 4 threads", [],
+         "{bin}/gunicorn --worker-class gthread --threads 4 --workers {workers} "
+         "--bind 0.0.0.0:{port} app:app"),
     ]
-    if args.granian:
-        site = next((harness.ROOT / ".venv" / "lib").glob("python3*/site-packages"))
-        prefix = f"env PYTHONPATH={harness.ROOT}:{site} {args.granian} --interface wsgi " \
-                 "--workers {workers} --host 0.0.0.0 --port {port}"
-        found.append(("granian wsgi, 2 workers, access log", [],
-                      prefix + " --access-log app:app"))
-        found.append(("granian wsgi, 2 workers, no access log", [], prefix + " app:app"))
-        found.append(("granian wsgi, 2 workers, 1 blocking thread, no log", [],
-                      prefix + " --blocking-threads 1 app:app"))
-    return found
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--granian", help="path of a granian executable (scratch venv)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=6.0)
     parser.add_argument("--connections", type=int, default=16)
@@ -59,7 +46,7 @@ def main() -> int:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="idp-servers-"))
     settings = argparse.Namespace(
-        pg=args.pg, port=harness.free_port(), workers=2, gunicorn_args="", server_cmd=None,
+        pg=args.pg, port=harness.free_port(), workers=2, server_args="", server_cmd=None,
         duration=args.duration, warmup=2.0, connections=args.connections, pool_factor=1.5,
         wait_quiet=args.wait_quiet, rounds=1)
     table: dict[str, dict[str, list[harness.Result]]] = {}

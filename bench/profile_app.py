@@ -253,7 +253,7 @@ def main() -> int:
     args = parser.parse_args()
     names = [s for s in args.scenarios.split(",") if s]
     tmp = Path(tempfile.mkdtemp(prefix="idp-profile-"))
-    fake = argparse.Namespace(port=0, workers=1, gunicorn_args="", server_cmd=None, pg=args.pg)
+    fake = argparse.Namespace(port=0, workers=1, server_args="", server_cmd=None, pg=args.pg)
     try:
         with harness.database(args.pg, tmp) as db_url:
             bench = harness.Bench(fake, tmp, db_url)

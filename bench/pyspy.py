@@ -8,7 +8,7 @@ py-spy is not a dependency of the project: install it anywhere, e.g.
     .venv/bin/python bench/pyspy.py --py-spy … --only client_credentials,authorization_code --pg
     .venv/bin/python bench/pyspy.py --analyze /tmp/cc.raw          # an existing raw profile
 
-The server runs exactly as in ``bench/run.py`` (gunicorn, 2 sync workers, ``make serve``
+The server runs exactly as in ``bench/run.py`` (granian, 2 workers, ``make serve``
 settings); while wrk drives one scenario, py-spy samples every worker (``--subprocesses``,
 idle time excluded). Each sample is charged to one part of the request path: the first
 part in PARTS (top to bottom) that appears anywhere on its stack, so nested parts are
@@ -64,12 +64,10 @@ PARTS = [
     ("idp views (other)", ["(idp/views/"]),
     ("Flask/Werkzeug request handling (context, routing, response)",
      ["Flask.wsgi_app (flask/app.py"]),
-    ("gunicorn: access log line", ["Logger.access (gunicorn"]),
-    ("gunicorn: write response (sendall)", ["Response.write (gunicorn"]),
-    ("gunicorn: close connection (close_graceful)", ["close_graceful (gunicorn"]),
-    ("gunicorn: parse request", ["Parser.__next__ (gunicorn", "get_parser (gunicorn"]),
-    ("gunicorn: build WSGI environ", ["create (gunicorn/http/wsgi.py"]),
-    ("gunicorn: accept, loop, other", ["(gunicorn/"]),
+    ("fast client_credentials path: group commit", ["(idp/oauth/group_commit.py"]),
+    ("fast client_credentials path: other", ["(idp/oauth/fast_token.py"]),
+    ("granian: access log line", ["(granian/log.py", "(logging/"]),
+    ("granian: WSGI glue (environ, response)", ["(granian/"]),
 ]
 
 # Cross-cutting totals: a sample counts in each whose substring is anywhere on its stack.
@@ -82,7 +80,7 @@ TOTALS = [
     ("flask-limiter", ["(flask_limiter/"]),
     ("Flask + Werkzeug frames on top of the app (incl. everything below them)",
      ["Flask.wsgi_app (flask/app.py"]),
-    ("gunicorn outside the WSGI call", None),
+    ("the server outside the WSGI call", None),
 ]
 
 
@@ -210,7 +208,7 @@ def main() -> int:
     out_dir = Path(args.out) if args.out else tmp
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = argparse.Namespace(
-        pg=args.pg, port=0, workers=2, gunicorn_args="", server_cmd=None,
+        pg=args.pg, port=0, workers=2, server_args="", server_cmd=None,
         duration=args.duration, warmup=3.0, connections=16, pool_factor=1.5, wait_quiet=0,
         rounds=1)
     only = [s for s in args.only.split(",") if s]

@@ -13,8 +13,8 @@ What it does, in order:
 1. a fresh database (a SQLite file in a temporary directory, or with ``--pg`` a
    new PostgreSQL database, dropped at the end), ``flask idp init``, then the
    users and clients it needs, created with ``flask idp … create --json``;
-2. the server exactly as ``make serve`` starts it (``gunicorn --workers 2 --bind
-   0.0.0.0:PORT --access-logfile - app:app``) on a free port, with the issuer
+2. the server exactly as ``make serve`` starts it (granian, 2 workers of 16 threads,
+   JSON access log) on a free port, with the issuer
    ``http://127.0.0.1:PORT``;
 3. for each scenario, ``wrk -t1 -c16 -d8s --latency`` driven by ``bench/request.lua``;
    codes, refresh tokens and access tokens are real ones the server issued just
@@ -316,13 +316,16 @@ class CpuMeter:
 def serve_command(port: int, workers: int) -> tuple[list[str], str]:
     """The server command of ``make serve`` (its last recipe line, from ``make -n``), so the
     benchmark follows the Makefile; ``flask idp init`` before it is run by the provisioning."""
-    fallback = [str(BIN / "gunicorn"), "--workers", str(workers), "--bind", f"0.0.0.0:{port}",
-                "--access-logfile", "-", "app:app"]
+    fallback = [str(BIN / "granian"), "--interface", "wsgi", "--host", "0.0.0.0",  # noqa: S104
+                "--port",
+                str(port), "--workers", str(workers), "--blocking-threads", "16", "--no-ws",
+                "--access-log", "--log-config", "logging.json", "app:app"]
     try:
         done = subprocess.run(["make", "-n", "-s", "--no-print-directory", "serve",
                                f"PORT={port}", f"WORKERS={workers}"], cwd=ROOT,
                               capture_output=True, text=True, timeout=30, check=True)
-        line = [x for x in done.stdout.splitlines() if x.strip()][-1].strip()
+        recipe = done.stdout.replace("\\\n", " ")  # continued lines are one command
+        line = [x for x in recipe.splitlines() if x.strip()][-1].strip()
     except (subprocess.SubprocessError, IndexError, OSError):
         return fallback, "built in (make -n serve failed)"
     if str(port) not in line or "idp init" in line:
@@ -345,7 +348,7 @@ class Server:
             self.cmd, self.origin = serve_command(port, workers)
             if extra_args:  # before the last argument, the app
                 self.cmd[-1:-1] = extra_args
-                self.origin += " + --gunicorn-args (EXPERIMENT)"
+                self.origin += " + --server-args (EXPERIMENT)"
         self.url = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen | None = None
 
@@ -369,7 +372,7 @@ class Server:
         time.sleep(1.0)  # let the last worker finish importing the app
 
     def worker_pids(self) -> list[int]:
-        """Every process below the one started (gunicorn's master and workers)."""
+        """Every process below the one started (the server's main process and workers)."""
         return children(self.proc.pid) if self.proc else []
 
     def leaf_pids(self) -> list[int]:
@@ -489,7 +492,7 @@ class Bench:
             "IDP_RATE_LIMIT_LOGIN_ACCOUNT": HIGH_LIMIT,
         }
         self.server = Server(self.env, self.port, args.workers, tmp / "server.log",
-                             shlex.split(args.gunicorn_args), args.server_cmd)
+                             shlex.split(args.server_args), args.server_cmd)
         self.results: list[Result] = []
         self.access_pool: list[str] = []
         self.refresh_pool: list[str] = []
@@ -835,7 +838,7 @@ def versions() -> str:
     wrk_version = (wrk.stdout or wrk.stderr).split("[")[0].strip()
     import importlib.metadata as md
 
-    names = ("gunicorn", "flask", "authlib", "joserfc", "sqlalchemy", "argon2-cffi")
+    names = ("granian", "flask", "authlib", "joserfc", "sqlalchemy", "argon2-cffi")
     installed = []
     for name in names:
         with suppress(md.PackageNotFoundError):
@@ -893,9 +896,9 @@ def main() -> int:
                         help="codes prepared = warm-up client_credentials rate × duration × this")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", 2)))
     parser.add_argument("--port", type=int, default=0, help="default: a free port")
-    parser.add_argument("--gunicorn-args", default="",
-                        help="extra gunicorn options, for experiments (e.g. '--worker-class "
-                             "gthread --threads 4'); the default is exactly make serve")
+    parser.add_argument("--server-args", default="",
+                        help="extra server options, for experiments (e.g. '--blocking-threads "
+                             "4'); the default is exactly make serve")
     parser.add_argument("--server-cmd", default=None,
                         help="another server command, for experiments; {port}, {workers}, "
                              "{bin} are filled in")

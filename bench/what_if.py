@@ -211,7 +211,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="idp-whatif-"))
-    fake = argparse.Namespace(port=0, workers=1, gunicorn_args="", server_cmd=None, pg=args.pg)
+    fake = argparse.Namespace(port=0, workers=1, server_args="", server_cmd=None, pg=args.pg)
     try:
         with harness.database(args.pg, tmp) as db_url:
             bench = harness.Bench(fake, tmp, db_url)

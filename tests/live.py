@@ -1,4 +1,4 @@
-"""A real server process for live tests: gunicorn on a free port, a fresh database.
+"""A real server process for live tests: ``make serve``'s server on a free port, a fresh database.
 
     from tests.live import live_server_fixture
     server = live_server_fixture()          # a module-scoped fixture
@@ -18,6 +18,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -131,9 +132,17 @@ def _wait_until_ready(process: subprocess.Popen, url: str, log_path: Path) -> No
                        + log_path.read_text(errors="replace"))
 
 
+def serve_command(port: int, workers: int = 1, threads: int = 16) -> list[str]:
+    """The server as ``make serve`` runs it (granian), on 127.0.0.1:``port``."""
+    return [str(BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1",
+            "--port", str(port), "--workers", str(workers), "--blocking-threads", str(threads),
+            "--no-ws", "--respawn-failed-workers", "--respawn-interval", "0.2",
+            "--access-log", "--log-config", str(ROOT / "logging.json"), "app:app"]
+
+
 def _stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
-        process.terminate()  # gunicorn shuts down gracefully on SIGTERM
+        process.terminate()  # granian shuts down gracefully on SIGTERM
         try:
             process.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -144,7 +153,7 @@ def _stop(process: subprocess.Popen) -> None:
 @contextmanager
 def live_server(tmp_dir: Path, prepare: Callable[[LiveServer], None] | None = None,
                 ) -> Iterator[LiveServer]:
-    """Initialise a fresh database, run ``prepare`` (CLI set-up), serve with gunicorn."""
+    """Initialise a fresh database, run ``prepare`` (CLI set-up), serve it."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_dir / "server.log"
@@ -159,12 +168,8 @@ def live_server(tmp_dir: Path, prepare: Callable[[LiveServer], None] | None = No
         if prepare is not None:
             prepare(server)
         with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [str(BIN / "gunicorn"), "--workers", "1", "--bind", f"127.0.0.1:{port}",
-                 "--no-control-socket",
-                 "--access-logfile", "-", "app:app"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            )
+            process = subprocess.Popen(serve_command(port), cwd=ROOT, env=env, stdout=log,
+                                       stderr=subprocess.STDOUT)
         try:
             _wait_until_ready(process, url, log_path)
             yield server
@@ -218,15 +223,6 @@ def verify_jwt(token: str, jwks: dict[str, Any], alg: str, **expected: Any,
 
 # -- several workers, several processes (tests/concurrency, tests/production) -------
 
-# A gunicorn config file: each worker says when it has loaded the app and will accept.
-READY_HOOK = (
-    "def post_worker_init(worker):\n"
-    "    worker.log.info('worker %s ready', worker.pid)\n"
-)
-# gunicorn's default access log line, plus the worker's pid: "... <1234>".
-ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(p)s'
-
-
 @contextmanager
 def fresh_database(tmp_dir: Path) -> Iterator[str]:
     """A new, empty database URL (SQLite, or PostgreSQL under ``IDP_TEST_DATABASE_URL``)."""
@@ -245,8 +241,8 @@ def server_environment(url: str, database_url: str, **settings: str) -> dict[str
 
 
 @dataclass
-class GunicornServer:
-    """A gunicorn master started by ``gunicorn_server``, and what it serves."""
+class ServerProcess:
+    """The production server started by ``production_server``, and what it serves."""
 
     server: LiveServer
     process: subprocess.Popen
@@ -257,7 +253,7 @@ class GunicornServer:
         return self.server.url
 
     def worker_pids(self) -> set[int]:
-        """The master's live (not zombie) children: its workers."""
+        """The main process's live (not zombie) children: its workers."""
         children = set()
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
@@ -269,21 +265,31 @@ class GunicornServer:
         return children
 
     def ready_workers(self) -> set[int]:
-        """Workers that have loaded the app, by the READY_HOOK's log lines."""
+        """Workers that have loaded the app: granian logs "Spawning worker-N with PID: P",
+        then "Started worker-N" once the app is loaded."""
+        spawned: dict[str, int] = {}
         ready = set()
         for line in self.server.log().splitlines():
-            words = line.split()
-            if len(words) >= 3 and words[-1] == "ready" and words[-3] == "worker":
-                ready.add(int(words[-2]))
+            if match := re.search(r"Spawning (worker-\d+) with PID: (\d+)", line):
+                spawned[match[1]] = int(match[2])
+            elif (match := re.search(r"Started (worker-\d+)", line)) and match[1] in spawned:
+                ready.add(spawned[match[1]])
         return ready
+
+    def worker_name(self, pid: int) -> str | None:
+        """The name ("worker-2") granian logged when it spawned ``pid``."""
+        found = re.search(rf"Spawning (worker-\d+) with PID: {pid}\b", self.server.log())
+        return found[1] if found else None
 
     def served_by(self, request_line: str, log_from: int = 0) -> list[int]:
         """The pids of the workers that answered ``request_line`` ("POST /oauth/token"),
-        in the access log from character ``log_from`` on."""
+        by the JSON access log from character ``log_from`` on."""
         pids = []
         for line in self.server.log()[log_from:].splitlines():
-            if f'"{request_line} ' in line and line.endswith(">"):
-                pids.append(int(line.rsplit("<", 1)[1][:-1]))
+            if line.startswith("{"):
+                entry = json.loads(line)
+                if f"{entry['method']} {entry['path']}" == request_line:
+                    pids.append(entry["pid"])
         return pids
 
     def wait_for_workers(self, timeout: float = START_TIMEOUT) -> None:
@@ -291,7 +297,7 @@ class GunicornServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited ({self.process.returncode}):\n"
+                raise RuntimeError(f"the server exited ({self.process.returncode}):\n"
                                    + self.server.log())
             live = self.worker_pids()
             if len(live) == self.workers and live <= self.ready_workers():
@@ -302,40 +308,26 @@ class GunicornServer:
 
 
 @contextmanager
-def gunicorn_server(tmp_dir: Path, env: dict[str, str], *, port: int | None = None,
-                    workers: int = 1, threads: int = 1, name: str = "server",
-                    ) -> Iterator[GunicornServer]:
-    """Serve ``env``'s database with ``workers`` processes of ``threads`` threads each.
+def production_server(tmp_dir: Path, env: dict[str, str], *, port: int | None = None,
+                      workers: int = 1, threads: int = 16, name: str = "server",
+                      ) -> Iterator[ServerProcess]:
+    """Serve ``env``'s database as ``make serve`` does: ``workers`` processes of
+    ``threads`` threads each; a worker that dies is replaced.
 
     Ready when every worker has loaded the app (the listening socket is bound
-    before that), so this also works while the database is unreachable. Stopped
-    with gunicorn's quick shutdown (SIGINT): the test is over by then.
+    before that), so this also works while the database is unreachable.
     """
-    import signal
-    from contextlib import suppress
-
     port = port or free_port()
     log_path = tmp_dir / f"{name}.log"
-    hooks = tmp_dir / f"{name}_gunicorn.conf.py"
-    hooks.write_text(READY_HOOK)
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--config", str(hooks), "--workers", str(workers),
-             "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
-             "--no-control-socket",  # one shared path per machine otherwise
-             "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT, "app:app"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-    running = GunicornServer(LiveServer(url=f"http://127.0.0.1:{port}", env=env,
-                                        log_path=log_path), process, workers)
+        process = subprocess.Popen(serve_command(port, workers, threads), cwd=ROOT, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    running = ServerProcess(LiveServer(url=f"http://127.0.0.1:{port}", env=env,
+                                       log_path=log_path), process, workers)
     try:
         running.wait_for_workers()
         yield running
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            with suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=STOP_TIMEOUT)
         _stop(process)  # SIGTERM, then SIGKILL, if it is still running
 
 

@@ -1,4 +1,4 @@
-"""Single use under real concurrency: 20 simultaneous redemptions against gunicorn.
+"""Single use under real concurrency: 20 simultaneous redemptions against the production server.
 
 A code, then a refresh token, is presented by 20 threads at once (separate
 connections, released together by a barrier) to a server with several worker
@@ -21,13 +21,13 @@ import pytest
 import requests
 
 from tests.live import (
-    GunicornServer,
     LiveServer,
+    ServerProcess,
     authorize_in_browser,
     free_port,
     fresh_database,
-    gunicorn_server,
     half_hash,
+    production_server,
     server_environment,
     verify_jwt,
 )
@@ -43,7 +43,7 @@ TIMEOUT = 60
 
 @dataclass
 class Setup:
-    server: GunicornServer
+    server: ServerProcess
     browser: requests.Session  # signed in after the first authorization
     user_id: str
     client_id: str
@@ -70,7 +70,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         redirect_uri = f"http://127.0.0.1:{free_port()}/callback"  # nobody listens
         client = admin.cli_json("clients", "create", "--name", "Racer", "--redirect-uri",
                                 redirect_uri, "--scope", SCOPE, "--skip-consent")
-        with gunicorn_server(tmp, env, port=port, workers=WORKERS, threads=THREADS) as server, \
+        with production_server(tmp, env, port=port, workers=WORKERS, threads=THREADS) as server, \
                 requests.Session() as browser:
             yield Setup(server, browser, user["id"], client["client_id"],
                         client["client_secret"], redirect_uri)

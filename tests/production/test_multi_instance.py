@@ -1,4 +1,5 @@
-"""Several instances behind one issuer: two gunicorn processes, one PostgreSQL, one Redis.
+"""Several instances behind one issuer: two servers as make serve runs them, one
+PostgreSQL, one Redis.
 
 Both processes run with the same settings (issuer, secret key, database,
 Redis), as two hosts behind a load balancer would; each is reached on its own
@@ -20,14 +21,14 @@ import redis
 import requests
 
 from tests.live import (
-    GunicornServer,
     LiveServer,
+    ServerProcess,
     authorize_in_browser,
     free_port,
     fresh_database,
-    gunicorn_server,
     half_hash,
     page_form,
+    production_server,
     server_environment,
     verify_jwt,
 )
@@ -61,18 +62,18 @@ pytestmark = [
 @dataclass
 class Cluster:
     issuer: str  # A's URL: the one issuer of both
-    a: GunicornServer
-    b: GunicornServer
+    a: ServerProcess
+    b: ServerProcess
     user_id: str
     client_id: str
     client_secret: str
     redirect_uri: str
 
-    def token(self, server: GunicornServer, **data: str) -> requests.Response:
+    def token(self, server: ServerProcess, **data: str) -> requests.Response:
         return requests.post(f"{server.url}/oauth/token", data=data, timeout=TIMEOUT,
                              auth=(self.client_id, self.client_secret))
 
-    def tokens(self, server: GunicornServer, nonce: str | None = None, **data: str,
+    def tokens(self, server: ServerProcess, nonce: str | None = None, **data: str,
                ) -> dict[str, Any]:
         """A successful token response, every JWT verified against both JWKS."""
         with self.token(server, **data) as response:
@@ -90,14 +91,14 @@ class Cluster:
         body["claims"] = claims
         return body
 
-    def userinfo(self, server: GunicornServer, access_token: str) -> int:
+    def userinfo(self, server: ServerProcess, access_token: str) -> int:
         with requests.get(f"{server.url}/oauth/userinfo", timeout=TIMEOUT,
                           headers={"Authorization": f"Bearer {access_token}"}) as response:
             if response.status_code == 200:
                 assert response.json()["sub"] == self.user_id
             return response.status_code
 
-    def authorize(self, server: GunicornServer, browser: requests.Session,
+    def authorize(self, server: ServerProcess, browser: requests.Session,
                   pages: list[str]) -> tuple[str, str]:
         """A code from ``server`` through the pages; return (code, nonce)."""
         nonce, state = secrets.token_urlsafe(12), secrets.token_urlsafe(8)
@@ -137,8 +138,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         client = admin.cli_json("clients", "create", "--name", "Roaming App",
                                 "--redirect-uri", redirect_uri, "--scope", SCOPE)
         try:
-            with gunicorn_server(tmp, env, port=port_a, threads=2, name="a") as a, \
-                    gunicorn_server(tmp, env, port=port_b, threads=2, name="b") as b:
+            with production_server(tmp, env, port=port_a, threads=2, name="a") as a, \
+                    production_server(tmp, env, port=port_b, threads=2, name="b") as b:
                 yield Cluster(issuer, a, b, user["id"], client["client_id"],
                               client["client_secret"], redirect_uri)
         finally:
@@ -211,7 +212,7 @@ def test_refresh_on_b_revokes_the_family_on_a(cluster: Cluster,
         assert newest.json()["error"] == "invalid_grant"
 
 
-def _failed_login(server: GunicornServer, browser: requests.Session) -> requests.Response:
+def _failed_login(server: ServerProcess, browser: requests.Session) -> requests.Response:
     with browser.get(f"{server.url}/login", timeout=TIMEOUT) as page:
         assert page.status_code == 200, page.text
         _, data = page_form(page.text)
