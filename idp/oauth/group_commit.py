@@ -83,6 +83,13 @@ class GroupCommit:
             self._discard()
             return False
 
+    def close(self) -> None:
+        """Give the connection back (at shutdown; the next insert opens another)."""
+        with self._writer:
+            connection, self._connection = self._connection, None
+            if connection is not None:
+                connection.close()
+
     def _discard(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:

@@ -23,7 +23,18 @@ CC = {"grant_type": "client_credentials"}
 
 @pytest.fixture
 def app(make_app):
-    return make_app(CLIENT_CACHE_SECONDS=30, RATE_LIMIT_TOKEN_IP="3/minute")
+    app = make_app(CLIENT_CACHE_SECONDS=30, RATE_LIMIT_TOKEN_IP="3/minute")
+    yield app
+    if app.wsgi_app.writer is not None:
+        app.wsgi_app.writer.close()
+
+
+@pytest.fixture
+def writer(app):
+    with app.app_context():
+        writer = GroupCommit(db.engine)
+    yield writer
+    writer.close()
 
 
 @pytest.fixture
@@ -218,9 +229,7 @@ def token_row(jti: str) -> dict:
             "actor": None, "issued_at": 1, "expires_at": 2}
 
 
-def test_concurrent_inserts_are_all_committed(app, service):
-    with app.app_context():
-        writer = GroupCommit(db.engine)
+def test_concurrent_inserts_are_all_committed(app, service, writer):
     results: list[bool] = []
 
     def issue(thread: int) -> None:
@@ -236,9 +245,7 @@ def test_concurrent_inserts_are_all_committed(app, service):
     assert {f"t{i}-{n}" for i in range(8) for n in range(25)} <= set(rows(app))
 
 
-def test_a_failed_batch_fails_its_rows_and_keeps_none(app, service):
-    with app.app_context():
-        writer = GroupCommit(db.engine)
+def test_a_failed_batch_fails_its_rows_and_keeps_none(app, service, writer):
     assert writer.insert(token_row("first"))
     assert writer.insert(token_row("first")) is False  # the primary key is taken
     assert writer.insert(token_row("second"))  # a new connection after the failure

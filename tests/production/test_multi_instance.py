@@ -1,5 +1,4 @@
-"""Several instances behind one issuer: two servers as make serve runs them, one
-PostgreSQL, one Redis.
+"""Several instances behind one issuer: two servers, one PostgreSQL, one Redis.
 
 Both processes run with the same settings (issuer, secret key, database,
 Redis), as two hosts behind a load balancer would; each is reached on its own
