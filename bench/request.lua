@@ -115,7 +115,14 @@ if out_file then
     if status >= 400 then return end
     local line
     if capture_header then
+      -- Header names arrive as the server wrote them: granian writes lower case.
       local h = headers[capture_header]
+      if not h then
+        local wanted = capture_header:lower()
+        for k, v in pairs(headers) do
+          if k:lower() == wanted then h = v break end
+        end
+      end
       if h then
         local caps = { h:match(capture_pattern) }
         if #caps > 0 then line = table.concat(caps, " ") end
