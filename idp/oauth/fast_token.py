@@ -117,7 +117,7 @@ class FastTokenPath:
             access_ttl=client.access_token_ttl, refresh_ttl=None,
         )
         if self.writer is None:
-            self.writer = GroupCommit(db.engine)
+            self.writer = GroupCommit(db.engine, self.app.extensions["idp.write_lock"])
         return json.dumps(token, sort_keys=True).encode() if self.writer.insert(row) else None
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.pool import PoolProxiedConnection
 
 from ..models import Token
+from ..write_lock import WriteLock
 
 _INSERT = Token.__table__.insert()
 
@@ -34,8 +35,9 @@ class _Pending:
 
 
 class GroupCommit:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, lock: WriteLock) -> None:
         self.engine = engine
+        self.lock = lock
         self._queue: list[_Pending] = []
         self._queue_lock = threading.Lock()
         self._writer = threading.Lock()
@@ -51,7 +53,8 @@ class GroupCommit:
             if not pending.done:
                 with self._queue_lock:
                     batch, self._queue = self._queue, []
-                ok = self._commit([p.row for p in batch])
+                with self.lock.held():
+                    ok = self._commit([p.row for p in batch])
                 for p in batch:
                     p.done, p.failed = True, not ok
         return not pending.failed

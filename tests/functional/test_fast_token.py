@@ -32,7 +32,7 @@ def app(make_app):
 @pytest.fixture
 def writer(app):
     with app.app_context():
-        writer = GroupCommit(db.engine)
+        writer = GroupCommit(db.engine, app.extensions["idp.write_lock"])
     yield writer
     writer.close()
 
