@@ -36,7 +36,11 @@ class WriteLock:
             yield
             return
         with self._thread:
-            fd = self._file()
+            try:
+                fd = self._file()
+            except OSError:  # the database's directory is away: the query will say so
+                yield
+                return
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 yield
