@@ -39,7 +39,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     headers.init_app(app)  # first: a foreign Host is refused before any other work (CSRF too)
     db.init_app(app)
-    write_lock.init_app(app)
+    with app.app_context():
+        write_lock.init_app(app, db.engine)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"),
                      render_as_batch=True, compare_type=True)
     csrf.init_app(app)

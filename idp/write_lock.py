@@ -2,11 +2,13 @@
 
 SQLite lets one connection write at a time; the others retry on a timer, with
 sleeps of 1, 2, 5 ... 100 ms, which under a threaded server makes a long tail
-(code redemptions at p99 above a second). The token endpoint's write
-transaction, and the fast path's group commit, take this lock first: a thread
-lock, then ``flock`` on a file beside the database, so a waiter wakes the
-moment the writer is done. With any other database, or SQLite in memory, it
-is a plain no-op.
+(code redemptions at p99 above a second). Instead, a connection takes this
+lock at its first INSERT, UPDATE or DELETE and gives it back when it returns
+to the pool, right after its commit or rollback: a thread lock, then ``flock``
+on a file beside the database, so a waiter wakes the moment the writer is
+done. Reads never wait (WAL). The fast token path's group commit takes it
+around its own transaction. With any other database, or SQLite in memory, it
+does nothing.
 """
 
 from __future__ import annotations
@@ -17,8 +19,12 @@ import os
 import threading
 from collections.abc import Iterator
 
-from flask import Flask, current_app
+from flask import Flask
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
+
+WRITES = ("INSERT", "UPDATE", "DELETE")
+HOLDS = "idp.write_lock"  # in a pooled connection's info while it holds the lock
 
 
 class WriteLock:
@@ -29,23 +35,49 @@ class WriteLock:
         self._thread = threading.Lock()
         self._fd: int | None = None
         self._pid = 0
+        self._flocked = False
+
+    def acquire(self) -> None:
+        self._thread.acquire()
+        try:
+            fd = self._file()
+        except OSError:  # the database's directory is away: the query will say so
+            return
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        self._flocked = True
+
+    def release(self) -> None:
+        if self._flocked:
+            self._flocked = False
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread.release()
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
         if self.path is None:
             yield
             return
-        with self._thread:
-            try:
-                fd = self._file()
-            except OSError:  # the database's directory is away: the query will say so
-                yield
-                return
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+        self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
+
+    def watch(self, engine: Engine) -> None:
+        """Take the lock at a connection's first write; give it back at check-in."""
+        if self.path is None:
+            return
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def first_write(conn, cursor, statement, parameters, context, executemany):
+            if HOLDS not in conn.info and statement.lstrip()[:6].upper() in WRITES:
+                self.acquire()
+                conn.info[HOLDS] = True
+
+        @event.listens_for(engine, "checkin")
+        def returned(dbapi_connection, record):
+            if record is not None and record.info.pop(HOLDS, False):
+                self.release()
 
     def _file(self) -> int:
         """The lock file, opened once per process (a forked worker opens its own)."""
@@ -56,9 +88,7 @@ class WriteLock:
         return self._fd
 
 
-def init_app(app: Flask) -> None:
-    app.extensions["idp.write_lock"] = WriteLock(app.config["SQLALCHEMY_DATABASE_URI"])
-
-
-def held() -> contextlib.AbstractContextManager[None]:
-    return current_app.extensions["idp.write_lock"].held()
+def init_app(app: Flask, engine: Engine) -> None:
+    lock = WriteLock(app.config["SQLALCHEMY_DATABASE_URI"])
+    lock.watch(engine)
+    app.extensions["idp.write_lock"] = lock

@@ -9,7 +9,6 @@ from __future__ import annotations
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, jsonify, request
 
-from .. import write_lock
 from ..errors import error_response
 from ..extensions import csrf, db
 from ..oauth.bearer import protector
@@ -61,12 +60,11 @@ def authorize():
 def token():
     if (malformed := _malformed_form()) is not None:
         return malformed
-    with write_lock.held():
-        response = current_server().create_token_response()
-        if response.status_code == 200:
-            db.session.commit()
-        else:
-            db.session.rollback()
+    response = current_server().create_token_response()
+    if response.status_code == 200:
+        db.session.commit()
+    else:
+        db.session.rollback()
     return response
 
 

@@ -53,3 +53,29 @@ def test_a_missing_directory_or_another_database_needs_no_file(tmp_path):
     assert WriteLock("postgresql+psycopg://idp@db/idp").path is None
     assert WriteLock("sqlite://").path is None
     assert not (tmp_path / "away").exists()
+
+
+def test_a_connection_holds_it_from_its_first_write_until_it_is_returned(tmp_path):
+    from sqlalchemy import create_engine, text
+
+    url = f"sqlite:///{tmp_path / 'idp.sqlite3'}"
+    engine = create_engine(url)
+    lock = WriteLock(url)
+    lock.watch(engine)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        assert not lock._thread.locked()
+        with engine.connect() as conn:
+            conn.execute(text("SELECT count(*) FROM t"))
+            assert not lock._thread.locked()  # reads never wait
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+            assert lock._thread.locked()
+            conn.commit()
+        assert not lock._thread.locked()  # back in the pool
+        with engine.connect() as conn:
+            conn.execute(text("UPDATE t SET x = 2"))
+            conn.rollback()
+        assert not lock._thread.locked()
+    finally:
+        engine.dispose()
