@@ -95,4 +95,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Pages read through a shared memory map, not a per-connection cache:
+        # lookups in a large table cost no read() calls, and every connection
+        # and worker shares the operating system's copy.
+        cursor.execute("PRAGMA mmap_size=1073741824")
         cursor.close()

@@ -1,5 +1,6 @@
 """Column helpers shared by the models."""
 
+import os
 import time
 import uuid
 
@@ -16,4 +17,13 @@ def now() -> int:
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A UUIDv7 (RFC 9562 §5.7): 48 bits of milliseconds, then 74 random bits.
+
+    Ids made close in time sort close together, so a new row's key lands on
+    the index pages the last rows touched instead of a random page of a large
+    table: inserts stay as cheap at a million tokens as at none.
+    """
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10))
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # the RFC 9562 variant
+    return str(uuid.UUID(int=value))
