@@ -6,8 +6,8 @@ an identity provider gets. This WSGI layer answers exactly that request itself,
 with the token, row and headers the Flask view would give, at a fraction of the
 cost. Everything else goes on to Flask and Authlib unchanged: another path or
 grant, another parameter or encoding, an unknown or stale client, a wrong
-secret, an address over its failure limit, a database error. So every error,
-and every failure count, comes from one place.
+secret, an address over its failure limit, a database error, anything that
+raises. So every error, and every failure count, comes from one place.
 
 Rules (each one a reason to pass the request on):
 - POST /oauth/token, a form body of at most ``MAX_BODY`` bytes, each parameter
@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 from collections.abc import Callable, Iterable
 from io import BytesIO
 from typing import Any
@@ -36,6 +37,8 @@ from ..models import Client
 from ..security import headers, ratelimit
 from . import tokens
 from .group_commit import GroupCommit
+
+log = logging.getLogger(__name__)
 
 PATH = "/oauth/token"
 FORM = "application/x-www-form-urlencoded"
@@ -62,7 +65,11 @@ class FastTokenPath:
             return self.next(environ, start_response)
         body = self._read_small_form(environ)
         if body is not None:
-            answer = self._answer(environ, body)
+            try:
+                answer = self._answer(environ, body)
+            except Exception:  # e.g. the database is down while keys refresh
+                log.warning("fast token path failed; Flask answers instead", exc_info=True)
+                answer = None
             if answer is not None:
                 start_response("200 OK", [*self.headers, ("Content-Length", str(len(answer)))])
                 return [answer]

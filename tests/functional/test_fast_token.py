@@ -208,6 +208,26 @@ def test_a_failed_commit_leaves_the_request_to_flask(app, client, warm, flask_ca
     assert set(rows(app)) >= {claims["jti"]}  # the row Flask's answer recorded
 
 
+def test_anything_that_raises_leaves_the_request_to_flask(app, client, warm, flask_calls,
+                                                         monkeypatch, caplog):
+    from idp.oauth import tokens
+
+    real_issue = tokens.issue
+    calls = []
+
+    def broken_once(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("no current Ed25519 signing key")
+        return real_issue(**kwargs)
+
+    monkeypatch.setattr(tokens, "issue", broken_once)
+    response = client.post("/oauth/token", data=CC, headers=basic("svc", warm.client_secret))
+    verified(client, response)
+    assert flask_calls == ["/oauth/token"]
+    assert "fast token path failed" in caplog.text
+
+
 def test_its_tokens_introspect_and_revoke(client, warm, flask_calls):
     headers = basic("svc", warm.client_secret)
     token = client.post("/oauth/token", data=CC, headers=headers).get_json()["access_token"]
