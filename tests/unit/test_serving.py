@@ -24,3 +24,37 @@ def test_the_log_config_selects_it():
                          / "logging.json").read_text())
     assert config["formatters"]["access"]["()"] == "idp.serving.JsonAccessFormatter"
     assert config["loggers"]["granian.access"]["handlers"] == ["access"]
+
+
+def test_live_tests_serve_the_way_make_serve_does():
+    """tests/live.py starts the server itself (loopback, quick respawns): every
+    other option must be make serve's, so the live tests test what ships."""
+    import shlex
+    import subprocess
+
+    from tests.live import ROOT, serve_command
+
+    recipe = subprocess.run(["make", "-n", "-s", "--no-print-directory", "serve", "PORT=8123",
+                             "WORKERS=3", "THREADS=5"], cwd=ROOT, capture_output=True,
+                            text=True, check=True).stdout.replace("\\\n", " ")
+    shipped = shlex.split([line for line in recipe.splitlines() if "granian" in line][-1])
+    tested = serve_command(8123, workers=3, threads=5)
+
+    def options(argv):
+        argv = [a.replace(str(ROOT) + "/", "") for a in argv[1:]]
+        found, i = {}, 0
+        while i < len(argv):
+            if argv[i].startswith("--") and i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+                found[argv[i]] = argv[i + 1]
+                i += 2
+            else:
+                found[argv[i]] = True
+                i += 1
+        return found
+
+    ours = options(tested)
+    theirs = options(shipped)
+    assert theirs.pop("--host") == "0.0.0.0"  # noqa: S104 - what make serve binds
+    assert ours.pop("--host") == "127.0.0.1"
+    assert ours.pop("--respawn-interval")  # quicker replacements in the fault tests
+    assert ours == theirs
