@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(config: dict | None = None) -> Flask:
-    """Build the application: config → extensions → oauth → blueprints → errors → cli."""
+    """Build the application: config → extensions → oauth → blueprints → errors → cli
+    → the WSGI layers in front."""
     app = Flask(
         __name__,
         instance_path=str(ROOT / "instance"),
@@ -25,14 +26,6 @@ def create_app(config: dict | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
     )
     app.config.from_mapping(settings.load(app.instance_path, config))
-    from .oauth.fast_token import FastTokenPath
-
-    app.wsgi_app = FastTokenPath(app, app.wsgi_app)  # type: ignore[method-assign]
-    if proxies := int(app.config["IDP_PROXY_COUNT"]):
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies,  # type: ignore[method-assign]
-                                x_host=proxies, x_port=proxies)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     from .security import headers
@@ -62,7 +55,20 @@ def create_app(config: dict | None = None) -> Flask:
 
     errors.init_app(app)
     cli.init_app(app)
+    _wrap(app)
     return app
+
+
+def _wrap(app: Flask) -> None:
+    """WSGI layers in front of Flask: ProxyFix outermost, then the fast token path."""
+    from .oauth.fast_token import FastTokenPath
+
+    app.wsgi_app = FastTokenPath(app, app.wsgi_app)  # type: ignore[method-assign]
+    if proxies := int(app.config["IDP_PROXY_COUNT"]):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies,  # type: ignore[method-assign]
+                                x_host=proxies, x_port=proxies)
 
 
 def _init_login(app: Flask) -> None:

@@ -4,6 +4,8 @@
 this formatter for granian's access logger, so log shippers need no parsing
 rules. Granian hands each access record its facts as a mapping (the record's
 ``args``); they are written out as JSON, whatever the format string says.
+The query string is left out: it can hold an ``id_token_hint`` or a
+``login_hint``, which have no place in a log.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ class JsonAccessFormatter(logging.Formatter):
             "time": facts.get("time") or self.formatTime(record),
             "method": facts.get("method"),
             "path": facts.get("path"),
-            "query": facts.get("query_string") or None,
             "status": facts.get("status"),
             "ms": round(float(facts.get("dt_ms") or 0.0), 2),
             "ip": facts.get("addr"),

@@ -36,20 +36,30 @@ class WriteLock:
         self._fd: int | None = None
         self._pid = 0
         self._flocked = False
+        self._owner: int | None = None
 
     def acquire(self) -> None:
+        if self._owner == threading.get_ident():
+            # A second connection of this thread writing: SQLite would make it
+            # wait for the first, forever. Say so rather than hang.
+            raise RuntimeError("this thread already holds the SQLite write lock")
         self._thread.acquire()
+        self._owner = threading.get_ident()
         try:
             fd = self._file()
         except OSError:  # the database's directory is away: the query will say so
             return
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:  # no file locks here (NFS): threads still queue
+            return
         self._flocked = True
 
     def release(self) -> None:
         if self._flocked:
             self._flocked = False
             fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._owner = None
         self._thread.release()
 
     @contextlib.contextmanager

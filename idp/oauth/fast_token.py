@@ -10,7 +10,7 @@ secret, an address over its failure limit, a database error, anything that
 raises. So every error, and every failure count, comes from one place.
 
 Rules (each one a reason to pass the request on):
-- POST /oauth/token, a form body of at most ``MAX_BODY`` bytes, each parameter
+- POST /oauth/token with no query string, a form body of at most ``MAX_BODY`` bytes, each parameter
   once, ``grant_type=client_credentials`` and at most ``scope`` besides;
 - the Host is allowed; an https issuer is reached over https;
 - HTTP Basic for a confidential client found in the process's client cache,
@@ -55,13 +55,15 @@ class FastTokenPath:
         self.app = app
         self.next = next_app
         self.hosts = frozenset(app.config["IDP_ALLOWED_HOSTS"])
-        self.writer: GroupCommit | None = None  # made in the serving process, on first use
+        with app.app_context():
+            self.writer = GroupCommit(db.engine, app.extensions["idp.write_lock"])
         self.https_only = app.config["IDP_ISSUER"].startswith("https://")
         self.headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store"),
                         ("Pragma", "no-cache"), *headers.security_headers(app.config, html=False)]
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]):
-        if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "POST":
+        if (environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "POST"
+                or environ.get("QUERY_STRING")):  # Authlib reads the query string too
             return self.next(environ, start_response)
         body = self._read_small_form(environ)
         if body is not None:
@@ -82,7 +84,7 @@ class FastTokenPath:
         if environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower() != FORM:
             return None
         length = environ.get("CONTENT_LENGTH", "")
-        if not length.isdigit() or not 0 < int(length) <= MAX_BODY:
+        if not (length.isascii() and length.isdigit()) or not 0 < int(length) <= MAX_BODY:
             return None
         return environ["wsgi.input"].read(int(length))
 
@@ -100,13 +102,13 @@ class FastTokenPath:
         if credentials is None:
             return None
         with self.app.app_context():
+            if not ratelimit.token_ip_allows(environ.get("REMOTE_ADDR") or ""):
+                return None  # limits first, as in Flask: a locked-out caller learns nothing
             client = self._client(*credentials)
             if client is None:
                 return None
             scope = client.get_allowed_scope(params.get("scope"))
-            if not scope or not ratelimit.token_ip_allows(environ.get("REMOTE_ADDR") or ""):
-                return None
-            return self._issue(client, scope)
+            return self._issue(client, scope) if scope else None
 
     def _client(self, client_id: str, secret: str) -> Client | None:
         from .server import current_server
@@ -123,8 +125,6 @@ class FastTokenPath:
             context=tokens.Context(org_id=client.org_id),
             access_ttl=client.access_token_ttl, refresh_ttl=None,
         )
-        if self.writer is None:
-            self.writer = GroupCommit(db.engine, self.app.extensions["idp.write_lock"])
         return json.dumps(token, sort_keys=True).encode() if self.writer.insert(row) else None
 
 
@@ -152,4 +152,3 @@ def _basic(header: str) -> tuple[str, str] | None:
     if not colon or not client_id or not secret:
         return None
     return unquote(client_id), unquote(secret)
-

@@ -13,6 +13,7 @@ One connection per process, used only under the lock.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from typing import Any
 
@@ -22,6 +23,7 @@ from sqlalchemy.pool import PoolProxiedConnection
 from ..models import Token
 from ..write_lock import WriteLock
 
+log = logging.getLogger(__name__)
 _INSERT = Token.__table__.insert()
 
 
@@ -31,7 +33,7 @@ class _Pending:
     def __init__(self, row: dict[str, Any]) -> None:
         self.row = row
         self.done = False
-        self.failed = False
+        self.failed = True  # until a commit says otherwise
 
 
 class GroupCommit:
@@ -53,10 +55,12 @@ class GroupCommit:
             if not pending.done:
                 with self._queue_lock:
                     batch, self._queue = self._queue, []
-                with self.lock.held():
+                ok = False
+                try:
                     ok = self._commit([p.row for p in batch])
-                for p in batch:
-                    p.done, p.failed = True, not ok
+                finally:  # whatever happens, every row of the batch has its answer
+                    for p in batch:
+                        p.done, p.failed = True, not ok
         return not pending.failed
 
     def _commit(self, rows: list[dict[str, Any]]) -> bool:
@@ -73,16 +77,18 @@ class GroupCommit:
         _, sql, order = self._statement
         params = [tuple(r[c] for c in order) for r in rows] if order else rows
         try:
-            if self._connection is None:
+            if self._connection is None:  # before the lock: the pool may make us wait
                 self._connection = self.engine.raw_connection()
-            cursor = self._connection.cursor()
-            try:
-                cursor.executemany(sql, params)
-            finally:
-                cursor.close()
-            self._connection.commit()
+            with self.lock.held():
+                cursor = self._connection.cursor()
+                try:
+                    cursor.executemany(sql, params)
+                finally:
+                    cursor.close()
+                self._connection.commit()
             return True
-        except Exception:
+        except Exception:  # any driver or lock error: drop the connection, report
+            log.warning("group commit of %d token rows failed", len(rows), exc_info=True)
             self._discard()
             return False
 

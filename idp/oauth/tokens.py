@@ -19,7 +19,7 @@ from flask import current_app
 
 from ..extensions import db
 from ..models import Client, Token, User
-from ..models._common import new_id, now
+from ..models._common import new_ordered_id, now
 from ..security import secrets as opaque
 from . import keys
 
@@ -60,7 +60,7 @@ def issue(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Build the token response and the values of its ``Token`` row (unsaved)."""
     issued_at = now()
-    jti = new_id()  # time-ordered: the index grows at one end
+    jti = new_ordered_id()  # time-ordered: the index grows at one end
     claims: dict[str, Any] = {
         "iss": current_app.config["IDP_ISSUER"],
         "sub": user.id if user else client.client_id,
@@ -87,7 +87,7 @@ def issue(
     }
     row = dict(
         jti=jti,
-        family_id=context.family_id or new_id(),
+        family_id=context.family_id or new_ordered_id(),
         client_id=client.client_id,
         user_id=user.id if user else None,
         grant_type=grant_type,

@@ -89,7 +89,6 @@ token = _apply(
 )
 
 
-
 def token_ip_allows(address: str) -> bool:
     """Whether the token endpoint's failure limit lets ``address`` through now.
 

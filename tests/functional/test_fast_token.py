@@ -7,6 +7,7 @@ request, and every failure, to Flask unchanged.
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from sqlalchemy import select
@@ -168,6 +169,22 @@ def test_anything_else_goes_to_flask(client, warm, flask_calls, form, headers, s
             assert body["expires_in"] == 60 == claims["exp"] - claims["iat"]
 
 
+@pytest.mark.parametrize(("query", "body", "status", "error"), [
+    ("scope=api:write", {**CC, "scope": "api:read"}, 200, None),
+    ("scope=nonsense", CC, 400, "invalid_scope"),
+    ("grant_type=password", CC, 400, "unauthorized_client"),
+])
+def test_a_query_string_goes_to_flask(client, warm, flask_calls, query, body, status, error):
+    """Authlib reads the query string too (it wins over the body): Flask decides."""
+    response = client.post(f"/oauth/token?{query}", data=body,
+                           headers=basic("svc", warm.client_secret))
+    assert flask_calls == ["/oauth/token"]
+    if error:
+        assert_json_error(response, status, error)
+    else:
+        assert verified(client, response)[0]["scope"] == "api:write"
+
+
 def test_other_hosts_content_types_and_large_bodies_go_to_flask(client, warm, flask_calls):
     headers = basic("svc", warm.client_secret)
     foreign = client.post("/oauth/token", data=CC, headers=headers,
@@ -249,24 +266,66 @@ def token_row(jti: str) -> dict:
             "actor": None, "issued_at": 1, "expires_at": 2}
 
 
-def test_concurrent_inserts_are_all_committed(app, service, writer):
-    results: list[bool] = []
+def held_first_commit(monkeypatch, writer, waiting: int) -> list[list[str]]:
+    """Make the first commit wait until ``waiting`` more rows are queued behind it;
+    returns the jtis of each commit, in order."""
+    batches: list[list[str]] = []
+    real = GroupCommit._commit
 
-    def issue(thread: int) -> None:
-        for n in range(25):
-            results.append(writer.insert(token_row(f"t{thread}-{n}")))
+    def commit(self, rows):
+        batches.append([r["jti"] for r in rows])
+        if len(batches) == 1:
+            deadline = time.monotonic() + 10
+            while len(writer._queue) < waiting and time.monotonic() < deadline:
+                time.sleep(0.005)
+        return real(self, rows)
 
-    threads = [threading.Thread(target=issue, args=(i,)) for i in range(8)]
+    monkeypatch.setattr(GroupCommit, "_commit", commit)
+    return batches
+
+
+def insert_all(writer, jtis) -> dict[str, bool]:
+    results: dict[str, bool] = {}
+
+    def insert(jti: str) -> None:
+        results[jti] = writer.insert(token_row(jti))
+
+    threads = [threading.Thread(target=insert, args=(jti,)) for jti in jtis]
     for t in threads:
         t.start()
+        time.sleep(0.01)  # the first is committing before the others queue
     for t in threads:
         t.join()
-    assert results == [True] * 200
-    assert {f"t{i}-{n}" for i in range(8) for n in range(25)} <= set(rows(app))
+    return results
 
 
-def test_a_failed_batch_fails_its_rows_and_keeps_none(app, service, writer):
-    assert writer.insert(token_row("first"))
-    assert writer.insert(token_row("first")) is False  # the primary key is taken
-    assert writer.insert(token_row("second"))  # a new connection after the failure
-    assert {"first", "second"} <= set(rows(app))
+def test_rows_queued_during_a_commit_share_the_next_one(app, service, writer, monkeypatch):
+    batches = held_first_commit(monkeypatch, writer, waiting=5)
+    results = insert_all(writer, [f"t{n}" for n in range(6)])
+    assert results == {f"t{n}": True for n in range(6)}
+    assert batches[0] == ["t0"]
+    assert sorted(batches[1]) == [f"t{n}" for n in range(1, 6)]  # one commit for five
+    assert {f"t{n}" for n in range(6)} <= set(rows(app))
+
+
+def test_a_failed_batch_fails_every_row_of_it_and_keeps_none(app, service, writer,
+                                                             monkeypatch):
+    assert writer.insert(token_row("taken"))
+    batches = held_first_commit(monkeypatch, writer, waiting=3)
+    results = insert_all(writer, ["first", "a", "taken", "b"])  # "taken" is a duplicate
+    assert sorted(batches[1]) == ["a", "b", "taken"]
+    assert results == {"first": True, "a": False, "taken": False, "b": False}
+    saved = set(rows(app))
+    assert "first" in saved
+    assert not {"a", "b"} & saved
+    assert writer.insert(token_row("later"))  # a new connection after the failure
+    assert "later" in set(rows(app))
+
+
+def test_an_error_outside_the_driver_fails_the_batch_too(app, service, writer, monkeypatch):
+    def broken(*args):
+        raise OSError("no locks")
+
+    monkeypatch.setattr(writer.lock, "held", broken)
+    assert writer.insert(token_row("lost")) is False
+    assert "lost" not in set(rows(app))

@@ -9,13 +9,13 @@ from idp.serving import JsonAccessFormatter
 def test_access_log_line_is_json_with_the_request_facts():
     # What granian passes its access logger: a format string and the facts.
     facts = {"addr": "203.0.113.9", "time": "2026-11-21 12:00:00 +0000", "dt_ms": 12.345,
-             "status": 429, "path": '/oauth/"token"', "query_string": "a=1",
+             "status": 429, "path": '/oauth/"token"', "query_string": "id_token_hint=x",
              "method": "POST", "scheme": "http", "protocol": "HTTP/1.1"}
     record = logging.LogRecord("granian.access", logging.INFO, __file__, 1,
                                "%(method)s %(path)s", (facts,), None)
     line = json.loads(JsonAccessFormatter().format(record))
     assert line == {"time": "2026-11-21 12:00:00 +0000", "method": "POST",
-                    "path": '/oauth/"token"', "query": "a=1", "status": 429, "ms": 12.35,
+                    "path": '/oauth/"token"', "status": 429, "ms": 12.35,
                     "ip": "203.0.113.9", "pid": record.process}
 
 

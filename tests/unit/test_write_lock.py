@@ -79,3 +79,21 @@ def test_a_connection_holds_it_from_its_first_write_until_it_is_returned(tmp_pat
         assert not lock._thread.locked()
     finally:
         engine.dispose()
+
+
+def test_without_file_locks_threads_still_queue_and_nothing_sticks(tmp_path, monkeypatch):
+    import fcntl
+
+    import pytest
+
+    lock = WriteLock(f"sqlite:///{tmp_path / 'idp.sqlite3'}")
+
+    def no_locks(fd, op):
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with lock.held():
+        assert lock._thread.locked()
+        with pytest.raises(RuntimeError, match="already holds"):
+            lock.acquire()  # the same thread again would wait forever
+    assert not lock._thread.locked()
