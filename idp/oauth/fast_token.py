@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
 from ..models import Client
@@ -69,7 +70,10 @@ class FastTokenPath:
         if body is not None:
             try:
                 answer = self._answer(environ, body)
-            except Exception:  # e.g. the database is down while keys refresh
+            except SQLAlchemyError as error:  # the database is down while keys refresh
+                log.warning("fast token path: %s; Flask answers instead", type(error).__name__)
+                answer = None
+            except Exception:  # a bug: say where, and let Flask answer
                 log.warning("fast token path failed; Flask answers instead", exc_info=True)
                 answer = None
             if answer is not None:

@@ -87,8 +87,10 @@ class GroupCommit:
                     cursor.close()
                 self._connection.commit()
             return True
-        except Exception:  # any driver or lock error: drop the connection, report
-            log.warning("group commit of %d token rows failed", len(rows), exc_info=True)
+        except Exception as error:  # any driver or lock error: drop the connection, report
+            # One line: during a database outage this happens on every request.
+            log.warning("group commit of %d token rows failed: %s: %s", len(rows),
+                        type(error).__name__, str(error).splitlines()[0] if str(error) else "")
             self._discard()
             return False
 
