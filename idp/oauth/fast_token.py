@@ -10,13 +10,14 @@ secret, an address over its failure limit, a database error, anything that
 raises. So every error, and every failure count, comes from one place.
 
 Rules (each one a reason to pass the request on):
-- POST /oauth/token with no query string, a form body of at most ``MAX_BODY`` bytes, each parameter
-  once, ``grant_type=client_credentials`` and at most ``scope`` besides;
+- POST /oauth/token with no query string, a form body of at most ``MAX_BODY``
+  bytes, each parameter once, ``grant_type=client_credentials`` and at most
+  ``scope`` besides;
 - the Host is allowed; an https issuer is reached over https;
+- the caller's address is not over the token endpoint's failure limit;
 - HTTP Basic for a confidential client found in the process's client cache,
   that has the grant and whose secret matches;
-- the scope leaves something to grant;
-- the caller's address is not over the token endpoint's failure limit.
+- the scope leaves something to grant.
 """
 
 from __future__ import annotations
