@@ -177,8 +177,10 @@ class App:
         assert status.startswith(("302", "303")), status
         return cookies(headers)
 
-    def codes(self, n: int, cookie: str) -> list[str]:
-        query = urlencode({"response_type": "code", "client_id": self.bench.web["client_id"],
+    def codes(self, n: int, cookie: str, client: dict | None = None) -> list[str]:
+        """``n`` codes from /oauth/authorize for ``client`` (the web client by default)."""
+        client = client or self.bench.web
+        query = urlencode({"response_type": "code", "client_id": client["client_id"],
                            "redirect_uri": harness.REDIRECT_URI, "scope": harness.WEB_SCOPE,
                            "state": "bench"})
         found = []

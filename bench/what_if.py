@@ -176,19 +176,10 @@ def measure(app: profile_app.App, environs: list[dict], patches) -> tuple[float,
 
 
 def code_environs(app: profile_app.App, client: dict, n: int, cookie: str) -> list[dict]:
-    query = urlencode({"response_type": "code", "client_id": client["client_id"],
-                       "redirect_uri": harness.REDIRECT_URI, "scope": harness.WEB_SCOPE,
-                       "state": "bench"})
-    environs = []
-    for _ in range(n):
-        _, _, headers = app.call(app.environ("GET", f"/oauth/authorize?{query}",
-                                             {"Cookie": cookie}))
-        code = profile_app.parse_qs(profile_app.urlsplit(dict(headers)["Location"]).query)
-        environs.append(app.environ(
-            "POST", "/oauth/token", {"Authorization": app.bench.auth(client)},
-            urlencode({"grant_type": "authorization_code", "code": code["code"][0],
-                       "redirect_uri": harness.REDIRECT_URI})))
-    return environs
+    return [app.environ("POST", "/oauth/token", {"Authorization": app.bench.auth(client)},
+                        urlencode({"grant_type": "authorization_code", "code": code,
+                                   "redirect_uri": harness.REDIRECT_URI}))
+            for code in app.codes(n, cookie, client)]
 
 
 def report(title: str, rows: dict[str, list[tuple[float, float, float]]]) -> None:

@@ -57,9 +57,10 @@ class FastTokenPath:
         self.app = app
         self.next = next_app
         self.hosts = frozenset(app.config["IDP_ALLOWED_HOSTS"])
+        server = app.extensions["idp.oauth"]  # made before the WSGI layers
+        self.clients, self.https_only = server.clients, server.https_issuer
         with app.app_context():
             self.writer = GroupCommit(db.engine, app.extensions["idp.write_lock"])
-        self.https_only = app.config["IDP_ISSUER"].startswith("https://")
         self.headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store"),
                         ("Pragma", "no-cache"), *headers.security_headers(app.config, html=False)]
 
@@ -116,9 +117,7 @@ class FastTokenPath:
             return self._issue(client, scope) if scope else None
 
     def _client(self, client_id: str, secret: str) -> Client | None:
-        from .server import current_server
-
-        client = current_server().clients.cached(client_id)
+        client = self.clients.cached(client_id)
         if (client is None or client.is_public or not client.check_grant_type(GRANT)
                 or not client.check_client_secret(secret)):
             return None

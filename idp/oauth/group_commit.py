@@ -20,11 +20,10 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.pool import PoolProxiedConnection
 
-from ..models import Token
 from ..write_lock import WriteLock
+from .tokens import INSERT
 
 log = logging.getLogger(__name__)
-_INSERT = Token.__table__.insert()
 
 
 class _Pending:
@@ -71,7 +70,7 @@ class GroupCommit:
         """
         columns = tuple(rows[0])
         if self._statement is None or self._statement[0] != columns:
-            compiled = _INSERT.compile(dialect=self.engine.dialect, column_keys=list(columns))
+            compiled = INSERT.compile(dialect=self.engine.dialect, column_keys=list(columns))
             order = compiled.positiontup if self.engine.dialect.positional else None
             self._statement = (columns, compiled.string, order)
         _, sql, order = self._statement

@@ -108,7 +108,7 @@ def issue(
     return response, row
 
 
-_INSERT = Token.__table__.insert()
+INSERT = Token.__table__.insert()
 
 
 def save(row: dict[str, Any]) -> None:
@@ -118,4 +118,4 @@ def save(row: dict[str, Any]) -> None:
     ``insert(Token).values(...)`` with its per-value coercion and cache key,
     cost more than the rest of a client_credentials request.
     """
-    db.session.execute(_INSERT, row)
+    db.session.execute(INSERT, row)

@@ -16,6 +16,7 @@ Rules:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from flask import current_app, request
@@ -83,10 +84,18 @@ login = _apply(
     _failures("LOGIN_ACCOUNT", "login-account", _account, methods=["POST"]),
 )
 
+ADDRESS_SCOPE = "token-ip"  # the token endpoint's per-address limit
+
 token = _apply(
-    _failures("TOKEN_IP", "token-ip", get_remote_address),
+    _failures("TOKEN_IP", ADDRESS_SCOPE, get_remote_address),
     _failures("LOGIN_ACCOUNT", "login-account", _account, exempt_when=_not_password_grant),
 )
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed(limits: str) -> tuple:
+    """A limit setting parsed once, not on every token request."""
+    return tuple(parse_many(limits))
 
 
 def token_ip_allows(address: str) -> bool:
@@ -97,12 +106,12 @@ def token_ip_allows(address: str) -> bool:
     """
     if not limiter.enabled:
         return True
-    key = [address, "oauth.token:token-ip"]  # Flask-Limiter's: key, endpoint:scope
+    key = [address, f"oauth.token:{ADDRESS_SCOPE}"]  # Flask-Limiter's: key, endpoint:scope
     if prefix := current_app.config.get("RATELIMIT_KEY_PREFIX"):
         key.insert(0, prefix)
     try:
         return all(limiter.limiter.test(item, *key)
-                   for item in parse_many(current_app.config["IDP_RATE_LIMIT_TOKEN_IP"]))
+                   for item in _parsed(current_app.config["IDP_RATE_LIMIT_TOKEN_IP"]))
     except Exception:
         return False
 
