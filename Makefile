@@ -12,7 +12,7 @@ BIN   := $(VENV)/bin
 FLASK := $(BIN)/flask --app app
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-postgres serve bench lint install browser-deps clean
+.PHONY: run test test-postgres serve bench lint install browser-deps bench-deps clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,7 +47,13 @@ serve: install
 	  --blocking-threads $(THREADS) --no-ws --respawn-failed-workers \
 	  --access-log --log-config logging.json app:app
 
-bench: install
+# The benchmark's load generator is Debian's wrk.
+bench-deps:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "installing Debian's wrk for the benchmark"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+
+bench: install bench-deps
 	$(BIN)/python bench/run.py $(ARGS)
 
 lint: install

@@ -340,7 +340,7 @@ class Server:
     """The production server, started the way ``make serve`` starts it."""
 
     def __init__(self, env: dict[str, str], port: int, workers: int, log_path: Path,
-                 extra_args: list[str], command: str | None):
+                 extra_args: list[str], command: str | None, without: str = ""):
         self.env, self.port, self.workers, self.log_path = env, port, workers, log_path
         if command:  # another WSGI server, for comparison only
             self.cmd = shlex.split(command.format(port=port, workers=workers, bin=BIN))
@@ -350,6 +350,12 @@ class Server:
             if extra_args:  # before the last argument, the app
                 self.cmd[-1:-1] = extra_args
                 self.origin += " + --server-args (EXPERIMENT)"
+        if without:  # the same server, serving the app with parts taken out
+            if self.cmd[-1] != "app:app":
+                raise SystemExit(f"--without needs a server command ending in app:app: {self.cmd}")
+            self.cmd[-1] = "bench.lower_bound:app"
+            self.env = {**env, "BENCH_WITHOUT": without}
+            self.origin += f" + --without {without} (LOWER BOUND, not an option)"
         self.url = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen | None = None
 
@@ -499,7 +505,7 @@ class Bench:
             "IDP_RATE_LIMIT_LOGIN_ACCOUNT": HIGH_LIMIT,
         }
         self.server = Server(self.env, self.port, args.workers, tmp / "server.log",
-                             shlex.split(args.server_args), args.server_cmd)
+                             shlex.split(args.server_args), args.server_cmd, args.without)
         self.results: list[Result] = []
         self.access_pool: list[str] = []
         self.refresh_pool: list[str] = []
@@ -912,6 +918,10 @@ def main() -> int:
     parser.add_argument("--server-cmd", default=None,
                         help="another server command, for experiments; {port}, {workers}, "
                              "{bin} are filled in")
+    parser.add_argument("--without", default="", metavar="PARTS",
+                        help="lower bounds: serve the app without 'row' (the token row is "
+                             "not written) and/or 'signature', comma-separated "
+                             "(bench/lower_bound.py)")
     parser.add_argument("--serve", action="store_true",
                         help="set up, start the server, print its clients, wait for Ctrl-C")
     parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
