@@ -10,14 +10,14 @@ Rules:
 
 from __future__ import annotations
 
+import base64
+import json
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
 from joserfc import jwt
-from joserfc.errors import SecurityWarning
 from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
 from sqlalchemy import func, select
 
@@ -154,11 +154,27 @@ def verification_keys() -> KeySet:
 def sign(claims: dict[str, Any], alg: str, typ: str = "JWT") -> str:
     """Sign ``claims`` as a compact JWS with the current key for ``alg``."""
     key = signing_key(alg)
-    header = {"alg": alg, "typ": typ, "kid": key.kid}
-    if alg == "EdDSA":
-        # Still what many libraries expect; RFC 9864 deprecates it in favour of
-        # "Ed25519", hence joserfc's warning, which a client that opted in accepts.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SecurityWarning)
-            return jwt.encode(header, claims, key, algorithms=[alg])
+    header = {"typ": typ, "alg": alg, "kid": key.kid}  # joserfc's order
+    if SIGNING_ALGS[alg] == "Ed25519":  # "Ed25519", or the legacy "EdDSA" a client opted into
+        return _compact_ed25519(header, claims, key)
     return jwt.encode(header, claims, key, algorithms=[alg])
+
+
+def _compact_ed25519(header: dict[str, Any], claims: dict[str, Any], key: OKPKey) -> str:
+    """The JWS Compact Serialization (RFC 7515 §7.1) of ``claims``, signed with ``key``.
+
+    Every access token is signed here, and joserfc's ``jwt.encode`` spends a third
+    of that time re-checking the header, algorithm and key for each token; the
+    key was checked once, when it was loaded. The bytes are the same as joserfc's.
+    """
+    signing_input = b".".join((_b64(_json(header)), _b64(_json(claims))))
+    signature = key.private_key.sign(signing_input)
+    return b".".join((signing_input, _b64(signature))).decode("ascii")
+
+
+def _json(value: dict[str, Any]) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")

@@ -63,6 +63,30 @@ def test_publication_window_covers_the_longest_client_lifetime(app, make_client)
         assert keys.publication_window() == 7200
 
 
+@pytest.mark.parametrize("alg", ["Ed25519", "EdDSA"])
+@pytest.mark.parametrize("typ", ["at+jwt", "JWT"])
+def test_ed25519_tokens_are_byte_for_byte_what_joserfc_signs(app, alg, typ):
+    """Access tokens are serialized without joserfc's per-token checks: same bytes."""
+    import warnings
+
+    from joserfc import jwt
+    from joserfc.errors import SecurityWarning
+
+    claims = {"iss": "https://idp.example", "sub": "Zoë 🦊", "aud": "c", "exp": 2, "iat": 1,
+              "scope": "a b", "act": {"sub": "svc", "act": {"sub": "näive"}}}
+    with app.app_context():
+        ours = keys.sign(dict(claims), alg, typ=typ)
+        key = keys.signing_key(alg)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SecurityWarning)  # joserfc frowns on "EdDSA"
+            theirs = jwt.encode({"alg": alg, "kid": key.kid}, dict(claims), key,
+                                algorithms=[alg], default_type=typ)
+            token = jwt.decode(ours, keys.verification_keys(), algorithms=[alg])
+    assert ours == theirs
+    assert token.header == {"typ": typ, "alg": alg, "kid": key.kid}
+    assert token.claims == claims
+
+
 # -- groups ---------------------------------------------------------------------------
 
 
