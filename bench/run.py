@@ -505,7 +505,8 @@ class Bench:
             "IDP_RATE_LIMIT_LOGIN_ACCOUNT": HIGH_LIMIT,
         }
         self.server = Server(self.env, self.port, args.workers, tmp / "server.log",
-                             shlex.split(args.server_args), args.server_cmd, args.without)
+                             shlex.split(args.server_args), args.server_cmd,
+                             getattr(args, "without", ""))  # the other tools leave it out
         self.results: list[Result] = []
         self.access_pool: list[str] = []
         self.refresh_pool: list[str] = []

@@ -2,7 +2,7 @@
 
 Rules Authlib does not enforce, enforced here:
 - a code is stored only as a digest, lives ``IDP_CODE_TTL`` seconds, and is
-  claimed atomically (``UPDATE … WHERE used_at IS NULL``): of two concurrent
+  claimed atomically (``UPDATE … WHERE used_at IS NULL … RETURNING``): of two concurrent
   redemptions exactly one wins;
 - a used code is kept until it expires, so a replay is recognised: it gets
   ``invalid_grant`` and revokes every token issued from the first redemption;
@@ -17,7 +17,7 @@ from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError
 from authlib.oidc.core import OpenIDCode as _OpenIDCode
 from flask import current_app
-from sqlalchemy import exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 
 from ...extensions import db
 from ...models import AuthorizationCode, User
@@ -25,7 +25,20 @@ from ...models._common import now
 from ...security import secrets as opaque
 from ...services import revocation
 from .. import id_token, response_modes, tokens
-from .base import IssuesTokens
+from .base import IssuesTokens, claim
+
+_codes = AuthorizationCode.__table__
+CLAIM = (
+    update(_codes)
+    .where(
+        _codes.c.code_digest == bindparam("digest"),
+        _codes.c.client_id == bindparam("client"),
+        _codes.c.used_at.is_(None),
+        _codes.c.expires_at > bindparam("at"),
+    )
+    .values(used_at=bindparam("at"))
+    .returning(*_codes.c)
+)
 
 
 class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):
@@ -84,25 +97,16 @@ class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):
 
     def query_authorization_code(self, code, client):
         digest = opaque.digest(code)
-        claimed = db.session.execute(
-            update(AuthorizationCode)
-            .where(
-                AuthorizationCode.code_digest == digest,
-                AuthorizationCode.client_id == client.client_id,
-                AuthorizationCode.used_at.is_(None),
-                AuthorizationCode.expires_at > now(),
-            )
-            .values(used_at=now())
-            .execution_options(synchronize_session=False)
-        )
+        claimed = claim(CLAIM, AuthorizationCode, digest=digest, client=client.client_id,
+                        at=now())
+        if claimed is not None:
+            return claimed
         row = db.session.scalar(
             select(AuthorizationCode).where(
                 AuthorizationCode.code_digest == digest,
                 AuthorizationCode.client_id == client.client_id,
             )
         )
-        if claimed.rowcount == 1:
-            return row
         if row is not None and row.used_at is not None:
             # A replay: the first redemption's tokens (the family is the code's id) die.
             revocation.reuse_detected("authorization_code", family_id=row.id,

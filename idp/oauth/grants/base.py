@@ -1,13 +1,31 @@
-"""What every grant of ours shares: how a token is generated and saved."""
+"""What every grant of ours shares: how a token is generated and saved, how a
+single-use credential is claimed."""
 
 from __future__ import annotations
 
-from authlib.oauth2.rfc6749.errors import InvalidScopeError
+from typing import Any, TypeVar
 
+from authlib.oauth2.rfc6749.errors import InvalidScopeError
+from sqlalchemy import Update
+
+from ...extensions import db
 from ...models import Client, User
 from ...models._common import now
 from .. import id_token, tokens
 from ..claims import is_openid
+
+Model = TypeVar("Model")
+
+
+def claim(statement: Update, model: type[Model], **params: Any) -> Model | None:
+    """Run a prebuilt ``UPDATE … WHERE unused … RETURNING`` and give back the row it
+    claimed, as a detached ``model``; None if it claimed nothing.
+
+    One statement both claims and reads, so of two concurrent claims exactly one
+    gets the row, and a prebuilt statement is compiled once per process.
+    """
+    row = db.session.execute(statement, params).mappings().first()
+    return model(**row) if row is not None else None
 
 
 class IssuesTokens:

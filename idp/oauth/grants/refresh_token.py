@@ -2,7 +2,7 @@
 
 Rules:
 - every use rotates: the presented token is claimed atomically
-  (``UPDATE … WHERE refresh_used_at IS NULL``) and a new one issued; of two
+  (``UPDATE … WHERE refresh_used_at IS NULL … RETURNING``) and a new one issued; of two
   concurrent uses exactly one wins;
 - presenting a used refresh token again revokes its whole
   family, every access and refresh token descended from the same grant, and
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from ...extensions import db
 from ...models import Client, Token, User
@@ -27,9 +27,23 @@ from ...models._common import now
 from ...security import secrets as opaque
 from ...services import consent, revocation
 from .. import tokens
-from .base import IssuesTokens, add_id_token
+from .base import IssuesTokens, add_id_token, claim
 
 MAX_REFRESH_TOKEN_LENGTH = 512
+
+_tokens = Token.__table__
+CLAIM = (
+    update(_tokens)
+    .where(
+        _tokens.c.refresh_digest == bindparam("digest"),
+        _tokens.c.client_id == bindparam("client"),
+        _tokens.c.refresh_used_at.is_(None),
+        _tokens.c.revoked_at.is_(None),
+        _tokens.c.refresh_expires_at > bindparam("at"),
+    )
+    .values(refresh_used_at=bindparam("at"))
+    .returning(*_tokens.c)
+)
 
 
 class RefreshTokenGrant(IssuesTokens, grants.RefreshTokenGrant):
@@ -45,22 +59,10 @@ class RefreshTokenGrant(IssuesTokens, grants.RefreshTokenGrant):
             return None
         client: Client = self.request.client
         digest = opaque.digest(refresh_token)
-        at = now()
-        claimed = db.session.execute(
-            update(Token)
-            .where(
-                Token.refresh_digest == digest,
-                Token.client_id == client.client_id,
-                Token.refresh_used_at.is_(None),
-                Token.revoked_at.is_(None),
-                Token.refresh_expires_at > at,
-            )
-            .values(refresh_used_at=at)
-            .execution_options(synchronize_session=False)
-        )
+        claimed = claim(CLAIM, Token, digest=digest, client=client.client_id, at=now())
+        if claimed is not None:
+            return claimed
         row = db.session.scalar(select(Token).where(Token.refresh_digest == digest))
-        if claimed.rowcount == 1:
-            return row
         if row is not None and row.client_id == client.client_id and row.refresh_used_at:
             # A used refresh token came back: whoever holds the family, it ends here.
             revocation.reuse_detected("refresh_token", family_id=row.family_id,
