@@ -72,7 +72,7 @@ def _wrap(app: Flask) -> None:
 
 
 def _init_login(app: Flask) -> None:
-    from .models import User
+    from .models import User, by_key
     from .services import sessions
 
     login_manager.init_app(app)
@@ -85,7 +85,7 @@ def _init_login(app: Flask) -> None:
         login_session = sessions.load_active(sid)
         if login_session is None:
             return None
-        user = db.session.get(User, login_session.user_id)
+        user = by_key(User, login_session.user_id)
         if user is not None:
             user.login_session = login_session
         return user

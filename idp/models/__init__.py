@@ -3,6 +3,7 @@
 from .audit import AuditEvent
 from .client import Client
 from .keys import SigningKey
+from .lookup import by_key
 from .org import Group, GroupMember, Membership, Organization
 from .tokens import AuthorizationCode, Consent, LoginSession, Token
 from .user import User
@@ -20,4 +21,5 @@ __all__ = [
     "SigningKey",
     "Token",
     "User",
+    "by_key",
 ]

@@ -23,8 +23,7 @@ from flask import request as flask_request
 from joserfc import jwt
 from joserfc.errors import JoseError, SecurityWarning
 
-from ..extensions import db
-from ..models import Token
+from ..models import Token, by_key
 from ..models._common import now
 from . import keys
 
@@ -58,7 +57,7 @@ class AccessTokenValidator(BearerTokenValidator):
         claims = decode_access_token(token_string)
         if claims is None:
             return None
-        row = db.session.get(Token, claims["jti"])
+        row = by_key(Token, claims["jti"])
         if row is None or not row.is_active():
             return None
         return row

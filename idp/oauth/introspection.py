@@ -12,8 +12,7 @@ from __future__ import annotations
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 from flask import current_app
 
-from ..extensions import db
-from ..models import User
+from ..models import User, by_key
 from . import presented
 
 
@@ -32,7 +31,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
 
     def introspect_token(self, token: presented.Presented) -> dict:
         row = token.row
-        user = db.session.get(User, row.user_id) if row.user_id else None
+        user = by_key(User, row.user_id) if row.user_id else None
         if row.user_id and (user is None or user.disabled):
             return {"active": False}
         access = token.kind == presented.ACCESS

@@ -16,7 +16,7 @@ from joserfc.errors import JoseError, SecurityWarning
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import Token
+from ..models import Token, by_key
 from ..models._common import now
 from ..security import secrets as opaque
 from . import keys
@@ -79,7 +79,7 @@ def _access(token: str) -> Presented | None:
     except (JoseError, ValueError, TypeError):
         return None
     jti = claims.get("jti")
-    row = db.session.get(Token, jti) if isinstance(jti, str) else None
+    row = by_key(Token, jti) if isinstance(jti, str) else None
     return Presented(row, ACCESS) if row is not None else None
 
 

@@ -17,8 +17,7 @@ from typing import Any
 from authlib.oauth2.rfc6750 import InvalidTokenError
 from flask import current_app
 
-from ..extensions import db
-from ..models import Token, User
+from ..models import Token, User, by_key
 from ..services import orgs
 from .claims import group_claims, user_claims, wants_groups
 
@@ -30,7 +29,7 @@ def instance_id() -> str:
 
 
 def userinfo(token: Token) -> dict[str, Any]:
-    user = db.session.get(User, token.user_id) if token.user_id else None
+    user = by_key(User, token.user_id) if token.user_id else None
     if user is None or user.disabled:
         raise InvalidTokenError("The token's user no longer exists or is disabled.")
     scopes = set(token.scope.split())

@@ -20,7 +20,7 @@ from flask import current_app
 from sqlalchemy import bindparam, exists, select, update
 
 from ...extensions import db
-from ...models import AuthorizationCode, User
+from ...models import AuthorizationCode, User, by_key
 from ...models._common import now
 from ...security import secrets as opaque
 from ...services import revocation
@@ -117,7 +117,7 @@ class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):
         """Keep the used code until it expires: a replay must be recognised."""
 
     def authenticate_user(self, authorization_code):
-        user = db.session.get(User, authorization_code.user_id)
+        user = by_key(User, authorization_code.user_id)
         if user is None or user.disabled:
             return None
         self.request.token_context = tokens.Context(

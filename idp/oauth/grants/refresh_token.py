@@ -22,7 +22,7 @@ from authlib.oauth2.rfc6749.errors import InvalidGrantError
 from sqlalchemy import bindparam, select, update
 
 from ...extensions import db
-from ...models import Client, Token, User
+from ...models import Client, Token, User, by_key
 from ...models._common import now
 from ...security import secrets as opaque
 from ...services import consent, revocation
@@ -70,7 +70,7 @@ class RefreshTokenGrant(IssuesTokens, grants.RefreshTokenGrant):
         return None
 
     def authenticate_user(self, refresh_token: Token) -> User:
-        user = db.session.get(User, refresh_token.user_id) if refresh_token.user_id else None
+        user = by_key(User, refresh_token.user_id) if refresh_token.user_id else None
         if user is None or user.disabled:
             raise InvalidGrantError("The user of this refresh token is disabled or gone.")
         client: Client = self.request.client

@@ -29,8 +29,7 @@ from authlib.oauth2.rfc6749.errors import (
 )
 from authlib.oauth2.rfc6749.hooks import hooked
 
-from ...extensions import db
-from ...models import Token, User
+from ...models import Token, User, by_key
 from .. import tokens
 from ..bearer import decode_access_token
 from .base import IssuesTokens
@@ -61,7 +60,7 @@ class TokenExchangeGrant(IssuesTokens, BaseGrant, TokenEndpointMixin):
             raise InvalidRequestError("'actor_token' is not supported; the client is the actor.")
 
         subject = self._subject(subject_token)
-        user = db.session.get(User, subject.user_id)
+        user = by_key(User, subject.user_id)
         if user is None or user.disabled:
             raise InvalidGrantError("The subject token's user is disabled or gone.")
 
@@ -87,7 +86,7 @@ class TokenExchangeGrant(IssuesTokens, BaseGrant, TokenEndpointMixin):
     @staticmethod
     def _subject(subject_token: str) -> Token:
         claims = decode_access_token(subject_token)
-        row = db.session.get(Token, claims["jti"]) if claims else None
+        row = by_key(Token, claims["jti"]) if claims else None
         if row is None or not row.is_active():
             raise InvalidGrantError("The subject token is invalid, expired or revoked.")
         if row.user_id is None:
