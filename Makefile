@@ -45,7 +45,8 @@ serve: install
 	$(FLASK) idp init
 	$(BIN)/granian --interface wsgi --host 0.0.0.0 --port $(PORT) --workers $(WORKERS) \
 	  --blocking-threads $(THREADS) --no-ws --respawn-failed-workers \
-	  --access-log --log-config logging.json app:app
+	  --access-log --access-log-fmt '%(method)s %(path)s %(status)d "%(header{user-agent})s"' \
+	  --log-config logging.json app:app
 
 # The benchmark's load generator is Debian's wrk.
 bench-deps:

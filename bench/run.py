@@ -320,7 +320,9 @@ def serve_command(port: int, workers: int) -> tuple[list[str], str]:
     fallback = [str(BIN / "granian"), "--interface", "wsgi", "--host", "0.0.0.0",  # noqa: S104
                 "--port",
                 str(port), "--workers", str(workers), "--blocking-threads", "16", "--no-ws",
-                "--access-log", "--log-config", "logging.json", "app:app"]
+                "--access-log", "--access-log-fmt",
+                '%(method)s %(path)s %(status)d "%(header{user-agent})s"',
+                "--log-config", "logging.json", "app:app"]
     try:
         done = subprocess.run(["make", "-n", "-s", "--no-print-directory", "serve",
                                f"PORT={port}", f"WORKERS={workers}"], cwd=ROOT,
@@ -331,7 +333,7 @@ def serve_command(port: int, workers: int) -> tuple[list[str], str]:
         return fallback, "built in (make -n serve failed)"
     if str(port) not in line or "idp init" in line:
         return fallback, f"built in (unexpected make -n serve output: {line!r})"
-    if re.search(r"[;&|$`<>()]", line):  # shell syntax: let a shell run it
+    if re.search(r"[;&|$`<>()]", re.sub(r"'[^']*'", "", line)):  # shell syntax: let a shell run it
         return ["sh", "-c", "exec " + line.removeprefix("exec ")], "make -n serve"
     return shlex.split(line), "make -n serve"
 

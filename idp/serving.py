@@ -3,7 +3,10 @@
 ``make serve`` runs granian with ``--log-config logging.json``, which selects
 this formatter for granian's access logger, so log shippers need no parsing
 rules. Granian hands each access record its facts as a mapping (the record's
-``args``); they are written out as JSON, whatever the format string says.
+``args``); they are written out as JSON, whatever the format string says,
+except that the format's ``%(header{NAME})s`` atoms are what make granian pass
+those request headers (as ``_h0``, ``_h1``… in the order written): ``make
+serve``'s ``--access-log-fmt`` names the ones in ``HEADERS``, in that order.
 The query string is left out: it can hold an ``id_token_hint`` or a
 ``login_hint``, which have no place in a log.
 """
@@ -13,6 +16,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+
+# The request headers logged, in the order of make serve's --access-log-fmt.
+HEADERS = ("user_agent",)
+MAX_HEADER = 256  # a header can be 8 KiB; a log line needs only its start
 
 
 class JsonAccessFormatter(logging.Formatter):
@@ -27,4 +34,7 @@ class JsonAccessFormatter(logging.Formatter):
             "ip": facts.get("addr"),
             "pid": record.process,
         }
+        for index, name in enumerate(HEADERS):
+            value = facts.get(f"_h{index}")
+            line[name] = value[:MAX_HEADER] if value and value != "-" else None  # "-": absent
         return json.dumps(line, separators=(",", ":"))

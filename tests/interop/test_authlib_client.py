@@ -228,3 +228,28 @@ def test_public_client_with_pkce(server: LiveServer, setup: Setup, metadata: dic
         assert response.status_code == 400, response.text
         # RFC 7636 §4.6 leaves the code open; Authlib says invalid_request.
         assert response.json()["error"] in ("invalid_request", "invalid_grant")
+
+
+def test_the_access_log_has_one_json_line_per_request_with_its_user_agent(server: LiveServer):
+    """make serve's access log, as a log shipper reads it: JSON, no query string."""
+    import json
+    import time
+
+    agent = f"interop-check/{secrets.token_hex(4)}"
+    with requests.get(server.url + "/.well-known/openid-configuration?probe=secret-value",
+                      headers={"User-Agent": agent}, timeout=10) as response:
+        assert response.status_code == 200
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # granian writes the line after the answer
+        lines = [json.loads(line) for line in server.log().splitlines() if agent in line]
+        if lines:
+            break
+        time.sleep(0.1)
+    assert len(lines) == 1
+    entry = lines[0]
+    assert entry["method"] == "GET"
+    assert entry["path"] == "/.well-known/openid-configuration"
+    assert entry["status"] == 200
+    assert entry["user_agent"] == agent
+    assert entry["ip"] == "127.0.0.1"
+    assert "secret-value" not in json.dumps(entry)

@@ -16,7 +16,22 @@ def test_access_log_line_is_json_with_the_request_facts():
     line = json.loads(JsonAccessFormatter().format(record))
     assert line == {"time": "2026-11-21 12:00:00 +0000", "method": "POST",
                     "path": '/oauth/"token"', "status": 429, "ms": 12.35,
-                    "ip": "203.0.113.9", "pid": record.process}
+                    "ip": "203.0.113.9", "pid": record.process, "user_agent": None}
+
+
+def test_the_user_agent_is_logged_when_granian_passes_it():
+    """make serve's format asks for the User-Agent header: granian passes it as _h0,
+    or "-" when the request had none; a long one is cut short."""
+    def line(user_agent):
+        facts = {"addr": "203.0.113.9", "dt_ms": 1.0, "status": 200, "path": "/healthz",
+                 "method": "GET", "_h0": user_agent}
+        record = logging.LogRecord("granian.access", logging.INFO, __file__, 1,
+                                   '%(method)s "%(_h0)s"', (facts,), None)
+        return json.loads(JsonAccessFormatter().format(record))
+
+    assert line("curl/8.5.0")["user_agent"] == "curl/8.5.0"
+    assert line("-")["user_agent"] is None
+    assert line("x" * 5000)["user_agent"] == "x" * 256
 
 
 def test_the_log_config_selects_it():
