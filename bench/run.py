@@ -58,6 +58,8 @@ from urllib.parse import quote, urlencode
 
 import requests
 
+from idp.serving import ACCESS_LOG_FORMAT  # the Makefile's, for the fallback command
+
 ROOT = Path(__file__).resolve().parents[1]
 HERE = ROOT / "bench"
 LUA = HERE / "request.lua"
@@ -320,8 +322,7 @@ def serve_command(port: int, workers: int) -> tuple[list[str], str]:
     fallback = [str(BIN / "granian"), "--interface", "wsgi", "--host", "0.0.0.0",  # noqa: S104
                 "--port",
                 str(port), "--workers", str(workers), "--blocking-threads", "16", "--no-ws",
-                "--access-log", "--access-log-fmt",
-                '%(method)s %(path)s %(status)d "%(header{user-agent})s"',
+                "--access-log", "--access-log-fmt", ACCESS_LOG_FORMAT,
                 "--log-config", "logging.json", "app:app"]
     try:
         done = subprocess.run(["make", "-n", "-s", "--no-print-directory", "serve",

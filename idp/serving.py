@@ -6,7 +6,7 @@ rules. Granian hands each access record its facts as a mapping (the record's
 ``args``); they are written out as JSON, whatever the format string says,
 except that the format's ``%(header{NAME})s`` atoms are what make granian pass
 those request headers (as ``_h0``, ``_h1``… in the order written): ``make
-serve``'s ``--access-log-fmt`` names the ones in ``HEADERS``, in that order.
+serve``'s ``--access-log-fmt`` is ``ACCESS_LOG_FORMAT``, and ``HEADERS`` follows from it.
 The query string is left out: it can hold an ``id_token_hint`` or a
 ``login_hint``, which have no place in a log.
 """
@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 
-# The request headers logged, in the order of make serve's --access-log-fmt.
-HEADERS = ("user_agent",)
+# make serve's --access-log-fmt (the Makefile cannot import it; a test holds the two equal).
+ACCESS_LOG_FORMAT = '%(method)s %(path)s %(status)d "%(header{user-agent})s"'
+# The request headers it asks for, in order, as the keys they are logged under.
+HEADERS = tuple(name.replace("-", "_")
+                for name in re.findall(r"%\(header\{([^}]+)\}\)s", ACCESS_LOG_FORMAT))
 MAX_HEADER = 256  # a header can be 8 KiB; a log line needs only its start
 
 

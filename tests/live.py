@@ -35,6 +35,8 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from idp.serving import ACCESS_LOG_FORMAT
+
 ROOT = Path(__file__).resolve().parents[1]
 # The console scripts of the interpreter running the tests: works from any venv.
 BIN = Path(sys.executable).parent
@@ -132,15 +134,12 @@ def _wait_until_ready(process: subprocess.Popen, url: str, log_path: Path) -> No
                        + log_path.read_text(errors="replace"))
 
 
-ACCESS_LOG_FMT = '%(method)s %(path)s %(status)d "%(header{user-agent})s"'
-
-
 def serve_command(port: int, workers: int = 1, threads: int = 16) -> list[str]:
     """The server as ``make serve`` runs it (granian), on 127.0.0.1:``port``."""
     return [str(BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1",
             "--port", str(port), "--workers", str(workers), "--blocking-threads", str(threads),
             "--no-ws", "--respawn-failed-workers", "--respawn-interval", "0.2",
-            "--access-log", "--access-log-fmt", ACCESS_LOG_FMT,
+            "--access-log", "--access-log-fmt", ACCESS_LOG_FORMAT,
             "--log-config", str(ROOT / "logging.json"), "app:app"]
 
 
