@@ -12,7 +12,7 @@ BIN   := $(VENV)/bin
 FLASK := $(BIN)/flask --app app
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-postgres serve bench lint install browser-deps bench-deps clean
+.PHONY: run test test-postgres serve bench lint install test-deps bench-deps clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,23 +26,31 @@ run: install
 	$(FLASK) idp init --demo
 	$(FLASK) run --host localhost --port 5000
 
-# Debian's chromium drives the browser tests; Playwright cannot download one here.
-browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian's chromium for the browser tests"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+# Debian's chromium drives the browser tests (Playwright cannot download one here),
+# and Debian's nginx is the reverse proxy one live test runs behind.
+test-deps:
+	@missing=""; \
+	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	  test -x /usr/sbin/nginx || command -v nginx >/dev/null 2>&1 || missing="$$missing nginx-light"; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing Debian's$$missing for the tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  fi
 
-test: install browser-deps
+test: install test-deps
 	$(BIN)/python -m pytest
 
-test-postgres: install browser-deps
+test-postgres: install test-deps
 	$(BIN)/python -m tests.pgdb create $(PG_ADMIN_URL) $(PG_TEST_DB)
 	IDP_TEST_DATABASE_URL=$$($(BIN)/python -m tests.pgdb url $(PG_ADMIN_URL) $(PG_TEST_DB)) \
 	  $(BIN)/python -m pytest; status=$$?; \
 	  $(BIN)/python -m tests.pgdb drop $(PG_ADMIN_URL) $(PG_TEST_DB); exit $$status
 
+# Without IDP_ISSUER, the issuer is the address served: http://localhost:$(PORT).
+serve: export IDP_ISSUER ?= http://localhost:$(PORT)
 serve: install
 	$(FLASK) idp init
+	@echo "serving $$IDP_ISSUER (listening on 0.0.0.0:$(PORT))"
 	$(BIN)/granian --interface wsgi --host 0.0.0.0 --port $(PORT) --workers $(WORKERS) \
 	  --blocking-threads $(THREADS) --no-ws --respawn-failed-workers \
 	  --access-log --access-log-fmt '%(method)s %(path)s %(status)d "%(header{user-agent})s"' \

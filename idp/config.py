@@ -69,6 +69,7 @@ def load(instance_path: str, overrides: dict | None = None) -> dict[str, object]
         MAX_CONTENT_LENGTH=64 * 1024,
         MAX_FORM_MEMORY_SIZE=64 * 1024,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the browser session
+        WTF_CSRF_SSL_STRICT=False,  # the origin check replaces it (security/csrf.py)
         RATELIMIT_STORAGE_URI=settings["REDIS_URL"] or "memory://",
         RATELIMIT_HEADERS_ENABLED=False,  # Retry-After goes on 429s only (errors.py)
         RATELIMIT_KEY_PREFIX="idp",

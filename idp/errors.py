@@ -58,6 +58,14 @@ def wants_json() -> bool:
     return best == "application/json" and accept[best] > accept["text/html"]
 
 
+def is_browser() -> bool:
+    """The client is a browser: its Accept names ``text/html`` above JSON. A client
+    that accepts anything (``*/*``, or no Accept at all) is a program."""
+    accept = request.accept_mimetypes
+    named = {value for value, _quality in accept}
+    return "text/html" in named and accept["text/html"] > accept["application/json"]
+
+
 def error_response(status: int, description: str, error: str | None = None,
                    *, as_json: bool | None = None) -> Response:
     """The error in the format the client understands (or JSON when ``as_json``)."""

@@ -21,6 +21,7 @@ from idp.oauth import keys
 from idp.services import accounts, clients, orgs
 
 from .helpers import ISSUER, PASSWORD, REDIRECT_URI, OAuthClient, Tokens, get_code
+from .tls import certificates
 
 PG_URL = os.environ.get("IDP_TEST_DATABASE_URL")
 SECRET = "test-secret-key-not-for-production"
@@ -172,3 +173,10 @@ def code_tokens(oauth, alice, web, endpoint):
                             "redirect_uri": REDIRECT_URI, **extra}, "web", web.client_secret)
 
     return issue
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every HTTP client in the tests trusts the test run's CA, and only through this:
+    the live servers present certificates it signed (``tests/tls.py``)."""
+    os.environ["REQUESTS_CA_BUNDLE"] = str(certificates().ca_path)
+    os.environ["NODE_EXTRA_CA_CERTS"] = str(certificates().ca_path)

@@ -1,5 +1,9 @@
 """A real server process for live tests: ``make serve``'s server on a free port, a fresh database.
 
+It serves https, as production does: a certificate for ``localhost`` from the
+test run's own CA (``tests/tls.py``), which every client in the tests trusts
+(``requests`` through ``REQUESTS_CA_BUNDLE``, set in ``conftest.py``).
+
     from tests.live import live_server_fixture
     server = live_server_fixture()          # a module-scoped fixture
 
@@ -37,12 +41,19 @@ from joserfc.jwk import KeySet
 
 from idp.serving import ACCESS_LOG_FORMAT
 
+from .tls import HOSTNAME, certificates
+
 ROOT = Path(__file__).resolve().parents[1]
 # The console scripts of the interpreter running the tests: works from any venv.
 BIN = Path(sys.executable).parent
 START_TIMEOUT = 20.0
 CLI_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
+
+
+def base_url(port: int, *, tls: bool = True) -> str:
+    """The issuer a test server on ``port`` serves: https://localhost:PORT (or plain http)."""
+    return f"https://{HOSTNAME}:{port}" if tls else f"http://127.0.0.1:{port}"
 
 
 def free_port() -> int:
@@ -134,13 +145,20 @@ def _wait_until_ready(process: subprocess.Popen, url: str, log_path: Path) -> No
                        + log_path.read_text(errors="replace"))
 
 
-def serve_command(port: int, workers: int = 1, threads: int = 16) -> list[str]:
-    """The server as ``make serve`` runs it (granian), on 127.0.0.1:``port``."""
-    return [str(BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1",
-            "--port", str(port), "--workers", str(workers), "--blocking-threads", str(threads),
-            "--no-ws", "--respawn-failed-workers", "--respawn-interval", "0.2",
-            "--access-log", "--access-log-fmt", ACCESS_LOG_FORMAT,
-            "--log-config", str(ROOT / "logging.json"), "app:app"]
+def serve_command(port: int, workers: int = 1, threads: int = 16, *, tls: bool = True,
+                  host: str = "127.0.0.1") -> list[str]:
+    """The server as ``make serve`` runs it (granian), on ``host``:``port``; with ``tls``,
+    terminating TLS itself with the test run's certificate."""
+    command = [str(BIN / "granian"), "--interface", "wsgi", "--host", host,
+               "--port", str(port), "--workers", str(workers), "--blocking-threads", str(threads),
+               "--no-ws", "--respawn-failed-workers", "--respawn-interval", "0.2",
+               "--access-log", "--access-log-fmt", ACCESS_LOG_FORMAT,
+               "--log-config", str(ROOT / "logging.json")]
+    if tls:
+        certs = certificates()
+        command += ["--ssl-certificate", str(certs.cert_path),
+                    "--ssl-keyfile", str(certs.key_path)]
+    return [*command, "app:app"]
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -155,23 +173,29 @@ def _stop(process: subprocess.Popen) -> None:
 
 @contextmanager
 def live_server(tmp_dir: Path, prepare: Callable[[LiveServer], None] | None = None,
-                ) -> Iterator[LiveServer]:
-    """Initialise a fresh database, run ``prepare`` (CLI set-up), serve it."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
+                *, tls: bool = True, issuer: str | None = None, port: int | None = None,
+                **settings: str) -> Iterator[LiveServer]:
+    """Initialise a fresh database, run ``prepare`` (CLI set-up), serve it on ``port``
+    (https unless ``tls`` is false); ``settings`` are more ``IDP_*`` variables.
+
+    ``issuer`` is the public URL when something else is in front (a reverse proxy):
+    the server is reached, and waited for, through it.
+    """
+    port = port or free_port()
+    url = issuer or base_url(port, tls=tls)
     log_path = tmp_dir / "server.log"
     with _database(tmp_dir) as database_url:
         env = _clean_environment() | {
             "IDP_ISSUER": url,
             "IDP_DATABASE_URL": database_url,
             "IDP_SECRET_KEY": secrets.token_urlsafe(32),
-        }
+        } | {f"IDP_{name}": value for name, value in settings.items()}
         server = LiveServer(url=url, env=env, log_path=log_path)
         server.cli("init")
         if prepare is not None:
             prepare(server)
         with log_path.open("wb") as log:
-            process = subprocess.Popen(serve_command(port), cwd=ROOT, env=env, stdout=log,
+            process = subprocess.Popen(serve_command(port, tls=tls), cwd=ROOT, env=env, stdout=log,
                                        stderr=subprocess.STDOUT)
         try:
             _wait_until_ready(process, url, log_path)
@@ -321,12 +345,13 @@ def production_server(tmp_dir: Path, env: dict[str, str], *, port: int | None = 
     before that), so this also works while the database is unreachable.
     """
     port = port or free_port()
+    tls = env["IDP_ISSUER"].startswith("https://")
+    url = base_url(port, tls=tls)
     log_path = tmp_dir / f"{name}.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(serve_command(port, workers, threads), cwd=ROOT, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
-    running = ServerProcess(LiveServer(url=f"http://127.0.0.1:{port}", env=env,
-                                       log_path=log_path), process, workers)
+        process = subprocess.Popen(serve_command(port, workers, threads, tls=tls), cwd=ROOT,
+                                   env=env, stdout=log, stderr=subprocess.STDOUT)
+    running = ServerProcess(LiveServer(url=url, env=env, log_path=log_path), process, workers)
     try:
         running.wait_for_workers()
         yield running

@@ -2,11 +2,14 @@
 
 Rules:
 - a request whose Host is not in ``IDP_ALLOWED_HOSTS`` is 403 ``access_denied``
-  (Clerk's "satellite domain"), before any other work;
+  (Clerk's "satellite domain"), before any other work: JSON, or a page naming the
+  issuer's address for a browser;
 - pages cannot be framed (CSP ``frame-ancestors 'none'``, ``X-Frame-Options``),
   (no ``form-action``: browsers apply it to the redirect to the client too),
   load nothing from elsewhere, run no inline script (the form_post page sets
-  its own nonce-based policy), leak no referrer, are not sniffed;
+  its own nonce-based policy), send a referrer only to this origin
+  (``same-origin``: RFC 9700 §4.2.4; ``csrf.py`` says why forms need no more), are
+  not sniffed;
 - HSTS when the issuer is https; HTML pages are never cached.
 """
 
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app, request
 
-from ..errors import error_response
+from ..errors import error_response, is_browser
 
 PAGE_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; "
@@ -27,8 +30,9 @@ def _check_host():
         return None
     host = (request.host or "").lower()
     if host not in current_app.config["IDP_ALLOWED_HOSTS"]:
-        return error_response(403, "This identity provider does not serve this host.",
-                              "access_denied", as_json=True)
+        return error_response(403, "This identity provider does not serve this address. "
+                              f"Use {current_app.config['IDP_ISSUER']} instead.", "access_denied",
+                              as_json=not is_browser())
     return None
 
 
@@ -37,7 +41,7 @@ def security_headers(config, html: bool) -> list[tuple[str, str]]:
     values = [
         ("Content-Security-Policy", PAGE_CSP),
         ("X-Frame-Options", "DENY"),
-        ("Referrer-Policy", "no-referrer"),
+        ("Referrer-Policy", "same-origin"),
         ("X-Content-Type-Options", "nosniff"),
     ]
     if config["SESSION_COOKIE_SECURE"]:

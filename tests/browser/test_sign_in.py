@@ -8,111 +8,26 @@ POST of a form_post page), not what the IdP meant to send.
 from __future__ import annotations
 
 import secrets
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from dataclasses import dataclass
+from urllib.parse import parse_qs, quote, urlencode
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from tests.helpers import pkce_pair
 from tests.live import LiveServer, half_hash, live_server_fixture, verify_jwt
 
+from .support import Callback
+
 pytestmark = [pytest.mark.live, pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
 PASSWORD = "browser horse battery staple"
 SCOPE = "openid profile email org"
 # Everything that breaks naive encoding: spaces, both quotes, &, <>, +, %, #, =.
 STATE = """a state with "double" and 'single' quotes & <b>tags</b> + 100% #frag =x"""
-TIMEOUT_MS = 10_000
 
 server = live_server_fixture()
-
-
-# -- the relying party's callback ----------------------------------------------------------
-
-
-@dataclass
-class Received:
-    method: str
-    query: str
-    content_type: str
-    body: str
-
-
-@dataclass
-class Callback:
-    """What arrived at ``/callback``, in order; ``wait`` blocks until the next one."""
-
-    url: str = ""  # known once the server is bound
-    requests: list[Received] = field(default_factory=list)
-    arrived: threading.Condition = field(default_factory=threading.Condition)
-
-    def record(self, received: Received) -> None:
-        with self.arrived:
-            self.requests.append(received)
-            self.arrived.notify_all()
-
-    def wait(self, count: int, timeout: float = TIMEOUT_MS / 1000) -> list[Received]:
-        with self.arrived:
-            assert self.arrived.wait_for(lambda: len(self.requests) >= count, timeout), \
-                f"the callback received {len(self.requests)} request(s), expected {count}"
-            return list(self.requests)
-
-
-def _handler(callback: Callback) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self, status: int) -> None:
-            body = b"<!doctype html><title>Back at the app</title><p>Signed in.</p>"
-            self.send_response(status)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _record(self, body: str) -> None:
-            parts = urlsplit(self.path)
-            if parts.path != "/callback":
-                self._answer(404)  # e.g. the browser's /favicon.ico
-                return
-            callback.record(Received(self.command, parts.query,
-                                     self.headers.get("Content-Type", ""), body))
-            self._answer(200)
-
-        def do_GET(self) -> None:
-            self._record("")
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            self._record(self.rfile.read(length).decode("utf-8"))
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # keep pytest's output to the failures
-
-    return Handler
-
-
-@pytest.fixture
-def callback() -> Iterator[Callback]:
-    result = Callback()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(result))
-    result.url = f"http://127.0.0.1:{httpd.server_address[1]}/callback"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield result
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
 
 
 # -- the identity provider's data --------------------------------------------------------
@@ -145,30 +60,6 @@ def make_client(server: LiveServer, name: str, redirect_uri: str) -> dict[str, s
     """A confidential client of its own, so each test meets the consent page."""
     return server.cli_json("clients", "create", "--name", name, "--redirect-uri", redirect_uri,
                            "--scope", SCOPE)
-
-
-# -- the browser -----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh context: no cookies, so every test signs in."""
-    context = browser.new_context()
-    context.set_default_timeout(TIMEOUT_MS)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 def sign_in(page: Page, server: LiveServer, account: Account, client: dict[str, str],

@@ -24,6 +24,7 @@ from tests.live import (
     LiveServer,
     ServerProcess,
     authorize_in_browser,
+    base_url,
     free_port,
     fresh_database,
     half_hash,
@@ -59,7 +60,7 @@ class Setup:
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     tmp = tmp_path_factory.mktemp("single_use")
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = base_url(port)
     with fresh_database(tmp) as database_url:
         # Rate limits are not under test: 4 x 19 failures must not trip them.
         env = server_environment(url, database_url, RATE_LIMIT_TOKEN_IP="10000/minute")

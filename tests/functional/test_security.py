@@ -105,6 +105,48 @@ def test_cookie_theft_over_http_secure_host_cookie_when_https(https_app):
     assert cookie.http_only
 
 
+def _https_login(app, **headers):
+    with app.app_context():
+        from idp.services import accounts
+        accounts.create_user("alice", "alice@example.com", PASSWORD)
+        db.session.commit()
+    http = app.test_client()
+    base = {"base_url": "https://id.example.com"}
+    page = http.get("/login", **base)
+    return http.post("/login", data={"username": "alice", "password": PASSWORD,
+                                     "csrf_token": csrf_token(page.get_data(True))},
+                     headers=headers, **base)
+
+
+@pytest.mark.parametrize("headers", [
+    {},  # a browser or privacy tool that sends neither Origin nor Referer
+    {"Origin": "https://id.example.com"},
+    {"Origin": "null", "Sec-Fetch-Site": "same-origin"},  # a no-referrer page (Fetch)
+    {"Referer": "https://id.example.com/login?x=1"},
+    {"Sec-Fetch-Site": "same-origin", "Origin": "https://id.example.com",
+     "Referer": "https://id.example.com/login"},
+], ids=["no-headers", "origin", "null-origin", "referer", "all"])
+def test_a_form_from_this_origin_signs_in_over_https_without_needing_a_referer(https_app,
+                                                                               headers):
+    assert _https_login(https_app, **headers).status_code == 303
+
+
+@pytest.mark.parametrize("headers", [
+    {"Origin": "https://evil.example"},
+    {"Origin": "http://id.example.com"},  # same host, other scheme: another origin
+    {"Sec-Fetch-Site": "cross-site"},
+    {"Sec-Fetch-Site": "same-site", "Origin": "https://sub.id.example.com"},
+    {"Referer": "https://evil.example/page"},
+], ids=["origin", "scheme", "fetch-metadata", "same-site", "referer"])
+def test_csrf_a_form_posted_from_another_origin_is_refused_even_with_a_token(https_app,
+                                                                            headers):
+    response = _https_login(https_app, **headers)
+    assert response.status_code == 400
+    assert "did not come from this site" in response.get_data(True)
+    with https_app.app_context():
+        assert db.session.query(LoginSession).count() == 0
+
+
 # -- 2. headers ------------------------------------------------------------------------
 
 
@@ -113,7 +155,7 @@ def test_clickjacking_pages_refuse_framing(client, path):
     response = client.get(path)
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Frame-Options"] == "DENY"
-    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Referrer-Policy"] == "same-origin"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "script-src" not in response.headers["Content-Security-Policy"]  # no script at all
 

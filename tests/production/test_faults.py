@@ -30,6 +30,7 @@ from tests.live import (
     LiveServer,
     ServerProcess,
     authorize_in_browser,
+    base_url,
     free_port,
     fresh_database,
     production_server,
@@ -135,7 +136,7 @@ def test_sqlite_database_gone_is_503_until_it_returns(tmp_path: Path) -> None:
     503 JSON, say so in the log, and serve as soon as the directory is back.
     """
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = base_url(port)
     data, away = tmp_path / "data", tmp_path / "data.away"
     data.mkdir()
     env = server_environment(url, f"sqlite:///{data / 'idp.sqlite3'}")
@@ -153,7 +154,7 @@ def test_postgresql_unreachable_is_503_until_it_returns(tmp_path: Path) -> None:
     import psycopg
 
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = base_url(port)
     with fresh_database(tmp_path) as database_url:
         name = make_url(database_url).database
         admin_url = (make_url(database_url).set(drivername="postgresql", database="postgres")
@@ -337,7 +338,7 @@ def rows(engine: Engine, sql: str, **params: Any) -> list[Any]:
 
 def test_sigkill_of_a_worker_under_load_loses_nothing_committed(tmp_path: Path) -> None:
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = base_url(port)
     redirect_uri = f"http://127.0.0.1:{free_port()}/callback"  # nobody listens
     with fresh_database(tmp_path) as database_url:
         # Rate limits are not under test (the killed worker's requests may fail).
@@ -503,7 +504,7 @@ def check_integrity(engine: Engine) -> None:
 
 def test_redis_unreachable_rate_limits_fall_back_to_memory(tmp_path: Path) -> None:
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = base_url(port)
     nowhere = free_port()  # nothing listens there
     with fresh_database(tmp_path) as database_url:
         env = server_environment(url, database_url, REDIS_URL=f"redis://127.0.0.1:{nowhere}/0",

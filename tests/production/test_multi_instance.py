@@ -23,6 +23,7 @@ from tests.live import (
     LiveServer,
     ServerProcess,
     authorize_in_browser,
+    base_url,
     free_port,
     fresh_database,
     half_hash,
@@ -36,7 +37,7 @@ REDIS_HOST, REDIS_PORT, REDIS_DB = "127.0.0.1", 6379, 13
 USERNAME, PASSWORD = "roamer", "two hosts battery staple"
 SCOPE = "openid profile email offline_access"
 LOGIN_LIMIT = 4  # failed logins per address and minute, for this module
-SESSION_COOKIE = "idp_session"  # the name for an http:// issuer
+SESSION_COOKIE = "__Host-idp_session"  # the name for an https:// issuer
 TIMEOUT = 30
 
 
@@ -120,13 +121,13 @@ def _flush_redis() -> None:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     tmp = tmp_path_factory.mktemp("multi_instance")
     port_a, port_b = free_port(), free_port()
-    issuer = f"http://127.0.0.1:{port_a}"
+    issuer = base_url(port_a)
     _flush_redis()
     with fresh_database(tmp) as database_url:
         env = server_environment(
             issuer, database_url,
             REDIS_URL=f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}",
-            ALLOWED_HOSTS=f"127.0.0.1:{port_a},127.0.0.1:{port_b}",
+            ALLOWED_HOSTS=f"localhost:{port_a},localhost:{port_b}",
             RATE_LIMIT_LOGIN_IP=f"{LOGIN_LIMIT}/minute",
         )
         admin = LiveServer(url=issuer, env=env, log_path=tmp / "a.log")

@@ -53,7 +53,7 @@ def test_live_tests_serve_the_way_make_serve_does():
                              "WORKERS=3", "THREADS=5"], cwd=ROOT, capture_output=True,
                             text=True, check=True).stdout.replace("\\\n", " ")
     shipped = shlex.split([line for line in recipe.splitlines() if "granian" in line][-1])
-    tested = serve_command(8123, workers=3, threads=5)
+    tested = serve_command(8123, workers=3, threads=5, tls=False)  # make serve: plain http
 
     def options(argv):
         argv = [a.replace(str(ROOT) + "/", "") for a in argv[1:]]
