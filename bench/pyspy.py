@@ -45,7 +45,7 @@ PARTS = [
     ("userinfo: token check (JWT verify + SELECT tokens)",
      ["authenticate_token (idp/oauth/bearer.py"]),
     ("userinfo: claims", ["userinfo (idp/oauth/userinfo.py"]),
-    ("introspection: token lookup (JWT verify + SELECT)", ["find (idp/oauth/presented.py"]),
+    ("introspection: token lookup (JWT verify + SELECT)", ["find (idp/oauth/token_lookup.py"]),
     ("introspection: payload (+ SELECT users)",
      ["introspect_token (idp/oauth/introspection.py"]),
     ("DB commit (ORM flush: INSERT/UPDATE, then COMMIT)", ["Session.commit (sqlalchemy/orm"]),

@@ -58,7 +58,7 @@ from urllib.parse import quote, urlencode
 
 import requests
 
-from idp.serving import ACCESS_LOG_FORMAT  # the Makefile's, for the fallback command
+from idp.access_log import ACCESS_LOG_FORMAT  # the Makefile's, for the fallback command
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = ROOT / "bench"

@@ -45,9 +45,19 @@ def create_app(config: dict | None = None) -> Flask:
     keys.init_app(app)
     server.init_app(app)
 
-    from .views import account, auth, consent, health, logout, oauth, openapi, orgs, well_known
+    from .views import (
+        account,
+        auth,
+        consent,
+        end_session,
+        health,
+        oauth,
+        openapi,
+        orgs,
+        well_known,
+    )
 
-    for blueprint in (auth.bp, consent.bp, orgs.bp, account.bp, oauth.bp, logout.bp,
+    for blueprint in (auth.bp, consent.bp, orgs.bp, account.bp, oauth.bp, end_session.bp,
                       well_known.bp, openapi.bp, health.bp):
         app.register_blueprint(blueprint)
 

@@ -39,7 +39,7 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from idp.serving import ACCESS_LOG_FORMAT
+from idp.access_log import ACCESS_LOG_FORMAT
 
 from .tls import HOSTNAME, certificates
 

@@ -2,10 +2,13 @@
 
 from .audit import AuditEvent
 from .client import Client
+from .codes import AuthorizationCode
+from .consents import Consent
 from .keys import SigningKey
 from .lookup import by_key
 from .org import Group, GroupMember, Membership, Organization
-from .tokens import AuthorizationCode, Consent, LoginSession, Token
+from .sessions import LoginSession
+from .tokens import Token
 from .user import User
 
 __all__ = [

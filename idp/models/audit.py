@@ -5,8 +5,9 @@ from typing import Any
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..clock import now
 from ..extensions import db
-from ._common import JSONType, now
+from .types import JSONType
 
 
 class AuditEvent(db.Model):

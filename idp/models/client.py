@@ -3,9 +3,10 @@ from __future__ import annotations
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..clock import now
 from ..extensions import db
-from ..security import secrets as client_secrets
-from ._common import JSONType, now
+from ..security import opaque
+from .types import JSONType
 
 SECRET_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 AUTH_METHODS = (*SECRET_AUTH_METHODS, "none")
@@ -98,7 +99,7 @@ class Client(db.Model):
         return any(redirect_uri_matches(redirect_uri, r) for r in self.redirect_uris)
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return client_secrets.verify(client_secret, self.secret_digest)
+        return opaque.verify(client_secret, self.secret_digest)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         # Confidential clients may send their secret either way: refusing

@@ -3,8 +3,9 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..clock import now
 from ..extensions import db
-from ._common import new_id, now
+from ..ids import new_id
 
 ROLES = ("member", "admin")
 

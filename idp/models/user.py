@@ -5,8 +5,10 @@ from typing import Any
 from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..clock import now
 from ..extensions import db
-from ._common import JSONType, new_id, now
+from ..ids import new_id
+from .types import JSONType
 
 
 class User(db.Model):

@@ -23,8 +23,8 @@ from flask import request as flask_request
 from joserfc import jwt
 from joserfc.errors import JoseError, SecurityWarning
 
+from ..clock import now
 from ..models import Token, by_key
-from ..models._common import now
 from . import keys
 
 ACCESS_TOKEN_ALGS = ["Ed25519", "EdDSA"]

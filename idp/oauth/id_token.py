@@ -19,8 +19,8 @@ from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError
 
+from ..clock import now
 from ..models import Client, User
-from ..models._common import now
 from ..services import orgs
 from . import keys
 from .claims import group_claims, user_claims, wants_groups

@@ -25,8 +25,8 @@ from authlib.oidc.core.errors import (
     LoginRequiredError,
 )
 
+from ..clock import now
 from ..models import LoginSession, User
-from ..models._common import now
 from ..services import consent, orgs
 from . import id_token
 

@@ -13,28 +13,28 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoi
 from flask import current_app
 
 from ..models import User, by_key
-from . import presented
+from . import token_lookup
 
 
 class IntrospectionEndpoint(_IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
-    SUPPORTED_TOKEN_TYPES = (presented.ACCESS, presented.REFRESH)
+    SUPPORTED_TOKEN_TYPES = (token_lookup.ACCESS, token_lookup.REFRESH)
 
     def check_params(self, request, client):
-        presented.check_params(request)
+        token_lookup.check_params(request)
 
     def query_token(self, token_string, token_type_hint):
-        return presented.find(token_string, token_type_hint)
+        return token_lookup.find(token_string, token_type_hint)
 
     def check_permission(self, token, client, request):
         return token.check_client(client)
 
-    def introspect_token(self, token: presented.Presented) -> dict:
+    def introspect_token(self, token: token_lookup.Presented) -> dict:
         row = token.row
         user = by_key(User, row.user_id) if row.user_id else None
         if row.user_id and (user is None or user.disabled):
             return {"active": False}
-        access = token.kind == presented.ACCESS
+        access = token.kind == token_lookup.ACCESS
         payload = {
             "active": True,
             "scope": row.scope if access else row.granted_scope,

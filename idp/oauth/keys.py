@@ -21,9 +21,9 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
 from sqlalchemy import func, select
 
+from ..clock import now
 from ..extensions import db
 from ..models import Client, SigningKey
-from ..models._common import now
 
 KEY_ALGS = ("Ed25519", "RS256", "ES256")
 # The JWS "alg" values each stored key signs for.

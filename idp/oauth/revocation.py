@@ -14,27 +14,27 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 
 from ..models import Token
 from ..services import audit, revocation
-from . import presented
+from . import token_lookup
 
 
 class RevocationEndpoint(_RevocationEndpoint):
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
-    SUPPORTED_TOKEN_TYPES = (presented.ACCESS, presented.REFRESH)
+    SUPPORTED_TOKEN_TYPES = (token_lookup.ACCESS, token_lookup.REFRESH)
 
     def check_params(self, request, client):
-        presented.check_params(request)
+        token_lookup.check_params(request)
 
     def authenticate_token(self, request, client):
         self.check_params(request, client)
-        token = presented.find(request.form["token"], request.form.get("token_type_hint"))
+        token = token_lookup.find(request.form["token"], request.form.get("token_type_hint"))
         return token if token is not None and token.check_client(client) else None
 
     def query_token(self, token_string, token_type_hint):
-        return presented.find(token_string, token_type_hint)
+        return token_lookup.find(token_string, token_type_hint)
 
-    def revoke_token(self, token: presented.Presented, request) -> None:
+    def revoke_token(self, token: token_lookup.Presented, request) -> None:
         row = token.row
-        revocation.revoke(Token.family_id == row.family_id if token.kind == presented.REFRESH
+        revocation.revoke(Token.family_id == row.family_id if token.kind == token_lookup.REFRESH
                           else Token.jti == row.jti)
         audit.record("token.revoked", user_id=row.user_id, client_id=row.client_id,
                      kind=token.kind, family_id=row.family_id)

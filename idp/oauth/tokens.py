@@ -17,10 +17,11 @@ from typing import Any
 
 from flask import current_app
 
+from ..clock import now
 from ..extensions import db
+from ..ids import new_ordered_id
 from ..models import Client, Token, User
-from ..models._common import new_ordered_id, now
-from ..security import secrets as opaque
+from ..security import opaque
 from . import keys
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ..extensions import db
 from ..models import Client
 from ..models.client import ACCESS_TOKEN_ALGS, AUTH_METHODS, GRANT_TYPES, ID_TOKEN_ALGS
-from ..security import secrets as client_secrets
+from ..security import opaque
 from ..security.redirects import registration_problem
 from . import ServiceError
 from .orgs import require_org
@@ -45,7 +45,7 @@ def create_client(
 ) -> NewClient:
     if not name.strip():
         raise ServiceError("the client needs a name")
-    client_id = client_id or client_secrets.generate_secret()[:22]
+    client_id = client_id or opaque.generate_secret()[:22]
     if not CLIENT_ID_RE.match(client_id):
         raise ServiceError(f"invalid client id {client_id!r}")
     if db.session.get(Client, client_id):
@@ -61,9 +61,9 @@ def create_client(
         raise ServiceError("a public client (auth method none) has no secret")
     if public and not {"authorization_code", "refresh_token"}.issuperset(grant_types):
         raise ServiceError("a public client may only use authorization_code and refresh_token")
-    if client_secret is not None and len(client_secret) < client_secrets.MIN_SUPPLIED_SECRET_LENGTH:
+    if client_secret is not None and len(client_secret) < opaque.MIN_SUPPLIED_SECRET_LENGTH:
         raise ServiceError(
-            f"a client secret needs at least {client_secrets.MIN_SUPPLIED_SECRET_LENGTH} characters"
+            f"a client secret needs at least {opaque.MIN_SUPPLIED_SECRET_LENGTH} characters"
         )
     for uri in [*redirect_uris, *post_logout_redirect_uris]:
         if problem := registration_problem(uri):
@@ -81,11 +81,11 @@ def create_client(
         raise ServiceError(f"access token algorithm must be one of {', '.join(ACCESS_TOKEN_ALGS)}")
     org_id = require_org(org).id if org else None
 
-    secret = None if public else (client_secret or client_secrets.generate_secret())
+    secret = None if public else (client_secret or opaque.generate_secret())
     client = Client(
         client_id=client_id,
         name=name.strip(),
-        secret_digest=client_secrets.digest(secret) if secret else None,
+        secret_digest=opaque.digest(secret) if secret else None,
         redirect_uris=list(redirect_uris),
         post_logout_redirect_uris=list(post_logout_redirect_uris),
         grant_types=grant_types,

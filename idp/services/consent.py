@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from ..clock import now
 from ..extensions import db
 from ..models import Client, Consent, Token, User
-from ..models._common import now
 from . import revocation
 from .audit import Origin, record
 

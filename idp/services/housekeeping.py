@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import delete, func, or_, select
 
+from ..clock import now
 from ..extensions import db
 from ..models import AuthorizationCode, LoginSession, Token
-from ..models._common import now
 
 BATCH = 1000
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
+from ..clock import now
 from ..extensions import db
 from ..models import Token
-from ..models._common import now
 from .audit import record
 
 

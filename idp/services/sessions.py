@@ -6,9 +6,9 @@ import secrets
 
 from sqlalchemy import select, update
 
+from ..clock import now
 from ..extensions import db
 from ..models import LoginSession, Token, User
-from ..models._common import now
 from .audit import Origin, record
 from .revocation import revoke
 

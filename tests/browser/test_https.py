@@ -136,7 +136,8 @@ def test_sign_in_account_and_both_logouts_in_chromium(setup: Setup, page: Page,
 
     [received] = callback.wait(1)
     params = parse_qs(received.query)
-    assert params["iss"] == [url] and params["state"] == ["s1"]
+    assert params["iss"] == [url]
+    assert params["state"] == ["s1"]
     with requests.post(f"{url}/oauth/token", auth=(client["client_id"], client["client_secret"]),
                        data={"grant_type": "authorization_code", "code": params["code"][0],
                              "redirect_uri": callback.url, "code_verifier": verifier},
@@ -231,6 +232,7 @@ def test_a_foreign_host_gets_a_page_in_a_browser_and_json_otherwise(direct: Setu
         assert response.json()["error"] == "access_denied"
     foreign = url.replace("localhost", FOREIGN_HOST)
     response = page.goto(f"{foreign}/login")
-    assert response is not None and response.status == 403
+    assert response is not None
+    assert response.status == 403
     expect(page.locator("h1")).to_contain_text("Not allowed")
     expect(page.locator("main")).to_contain_text(url)  # where to go instead

@@ -8,7 +8,7 @@ import pytest
 
 from idp.extensions import db
 from idp.models import Client, SigningKey, User
-from idp.security import secrets as client_secrets
+from idp.security import opaque
 
 
 def run(runner, *args, input=None):
@@ -32,7 +32,7 @@ def test_init_is_idempotent_and_seeds_demo_data(runner, app):
         assert {c.client_id for c in db.session.query(Client)} == {
             "demo-web", "demo-spa", "demo-service"}
         web = db.session.get(Client, "demo-web")
-        assert client_secrets.verify("demo-web-secret-change-me-0123456789abcdef",
+        assert opaque.verify("demo-web-secret-change-me-0123456789abcdef",
                                      web.secret_digest)
         assert db.session.query(SigningKey).filter_by(retired_at=None).count() == 3
 
@@ -123,7 +123,7 @@ def test_clients_create_prints_the_secret_once(runner, app, make_org):
     with app.app_context():
         client = db.session.get(Client, "svc")
         assert client.secret_digest != data["client_secret"]
-        assert client_secrets.verify(data["client_secret"], client.secret_digest)
+        assert opaque.verify(data["client_secret"], client.secret_digest)
         assert client.access_token_ttl == 120
         assert client.grant_types == ["client_credentials"]
         assert client.org_id is not None

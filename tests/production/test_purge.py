@@ -22,9 +22,9 @@ import pytest
 from sqlalchemy import create_engine, event, func, insert, select
 from sqlalchemy.orm import Session
 
+from idp.clock import now
 from idp.extensions import db
 from idp.models import AuthorizationCode, LoginSession, Token
-from idp.models._common import now
 from idp.services import housekeeping
 
 BATCH = 2

@@ -3,7 +3,7 @@
 import time
 import uuid
 
-from idp.models._common import new_id, new_ordered_id
+from idp.ids import new_id, new_ordered_id
 
 
 def test_ordered_ids_are_uuid7_and_sort_by_time():

@@ -19,10 +19,10 @@ from authlib.oidc.core import OpenIDCode as _OpenIDCode
 from flask import current_app
 from sqlalchemy import bindparam, exists, select, update
 
+from ...clock import now
 from ...extensions import db
 from ...models import AuthorizationCode, User, by_key
-from ...models._common import now
-from ...security import secrets as opaque
+from ...security import opaque
 from ...services import revocation
 from .. import id_token, response_modes, tokens
 from .base import IssuesTokens, claim

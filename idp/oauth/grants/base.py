@@ -8,9 +8,9 @@ from typing import Any, TypeVar
 from authlib.oauth2.rfc6749.errors import InvalidScopeError
 from sqlalchemy import Update
 
+from ...clock import now
 from ...extensions import db
 from ...models import Client, User
-from ...models._common import now
 from .. import id_token, tokens
 from ..claims import is_openid
 

@@ -17,7 +17,7 @@ from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from flask import request as flask_request
 
-from ...models._common import now
+from ...clock import now
 from ...services import accounts, orgs
 from ...services.audit import Origin
 from .. import tokens

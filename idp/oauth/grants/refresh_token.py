@@ -21,10 +21,10 @@ from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError
 from sqlalchemy import bindparam, select, update
 
+from ...clock import now
 from ...extensions import db
 from ...models import Client, Token, User, by_key
-from ...models._common import now
-from ...security import secrets as opaque
+from ...security import opaque
 from ...services import consent, revocation
 from .. import tokens
 from .base import IssuesTokens, add_id_token, claim

@@ -15,10 +15,10 @@ from joserfc import jwt
 from joserfc.errors import JoseError, SecurityWarning
 from sqlalchemy import select
 
+from ..clock import now
 from ..extensions import db
 from ..models import Token, by_key
-from ..models._common import now
-from ..security import secrets as opaque
+from ..security import opaque
 from . import keys
 from .bearer import ACCESS_TOKEN_ALGS, MAX_TOKEN_LENGTH
 

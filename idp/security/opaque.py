@@ -1,4 +1,5 @@
-"""Client secrets: high-entropy random values stored as a SHA-256 digest.
+"""Opaque credentials (client secrets, codes, refresh tokens): high-entropy random
+values stored only as a SHA-256 digest.
 
 A slow KDF protects low-entropy human passwords; a 256-bit random secret needs
 none (ASVS 5.0 6.5.2) and a KDF would cap token throughput at a few dozen

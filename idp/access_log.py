@@ -1,4 +1,4 @@
-"""Production serving: granian's access log as one JSON object per line.
+"""The access log: granian's, as one JSON object per line.
 
 ``make serve`` runs granian with ``--log-config logging.json``, which selects
 this formatter for granian's access logger, so log shippers need no parsing

@@ -3,7 +3,7 @@
 import json
 import logging
 
-from idp.serving import JsonAccessFormatter
+from idp.access_log import JsonAccessFormatter
 
 
 def test_access_log_line_is_json_with_the_request_facts():
@@ -37,7 +37,7 @@ def test_the_user_agent_is_logged_when_granian_passes_it():
 def test_the_log_config_selects_it():
     config = json.loads((__import__("pathlib").Path(__file__).parents[2]
                          / "logging.json").read_text())
-    assert config["formatters"]["access"]["()"] == "idp.serving.JsonAccessFormatter"
+    assert config["formatters"]["access"]["()"] == "idp.access_log.JsonAccessFormatter"
     assert config["loggers"]["granian.access"]["handlers"] == ["access"]
 
 

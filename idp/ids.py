@@ -1,19 +1,8 @@
-"""Column helpers shared by the models."""
+"""Identifiers: random for people and organizations, time-ordered for tokens."""
 
 import os
 import time
 import uuid
-
-from sqlalchemy import JSON
-from sqlalchemy.dialects.postgresql import JSONB
-
-# JSONB on PostgreSQL, JSON text elsewhere.
-JSONType = JSON().with_variant(JSONB(), "postgresql")
-
-
-def now() -> int:
-    """Seconds since the epoch: every timestamp in the schema is one of these."""
-    return int(time.time())
 
 
 def new_id() -> str:
