@@ -61,9 +61,10 @@ def create_app(config: dict | None = None) -> Flask:
                       well_known.bp, openapi.bp, health.bp):
         app.register_blueprint(blueprint)
 
-    from . import cli, errors
+    from . import cli, errors, transaction
 
     errors.init_app(app)
+    transaction.init_app(app)
     cli.init_app(app)
     _wrap(app)
     return app

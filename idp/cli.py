@@ -56,7 +56,7 @@ def _user(identifier: str) -> User:
 def init_command(demo: bool) -> None:
     """Create or upgrade the schema, create signing keys, seed demo data. Idempotent."""
     upgrade(directory=current_app.extensions["migrate"].directory)
-    for key in keys.ensure_keys():
+    for key in _run(keys.ensure_keys):
         click.echo(f"created {key.alg} signing key {key.kid}")
     if demo:
         from . import demo as demo_data
@@ -242,6 +242,7 @@ def keys_rotate(alg) -> None:
     key = keys.rotate(alg)
     audit.record("key.rotated", audit.CLI, kid=key.kid, alg=alg)
     db.session.commit()
+    keys.store().invalidate()
     click.echo(f"new current {alg} key {key.kid}")
 
 

@@ -26,6 +26,8 @@ DEFAULTS: dict[str, object] = {
     "CODE_TTL": 60,
     "ID_TOKEN_TTL": 300,
     "LOGIN_SESSION_TTL": 14 * 24 * 3600,
+    # How long a person has to get through sign-in, organization and consent.
+    "INTERACTION_TTL": 600,
     # Client registrations are read on every token request; each process keeps
     # them this long (a change made elsewhere shows within that time).
     "CLIENT_CACHE_SECONDS": 30,

@@ -45,6 +45,7 @@ def database_url(tmp_path_factory) -> str:
             db.session.commit()
         upgrade(directory=app.extensions["migrate"].directory)
         keys.ensure_keys()
+        db.session.commit()
         db.engine.dispose()
     return url
 

@@ -18,7 +18,7 @@ ISSUER = "http://localhost"
 REDIRECT_URI = "https://rp.example/callback"
 PASSWORD = "correct horse battery staple"
 
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+CSRF_RE = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -75,13 +75,23 @@ class OAuthClient:
     def __init__(self, client) -> None:
         self.http = client
 
-    def login(self, username: str, password: str, next_url: str | None = None):
-        page = self.http.get("/login")
+    def login(self, username: str, password: str, at: str = "/login"):
+        """Sign in on the login page at ``at`` (an interaction's, or the site's own)."""
+        page = self.http.get(at)
+        assert page.status_code == 200, page.get_data(True)
         data = {"username": username, "password": password,
                 "csrf_token": csrf_token(page.get_data(True))}
-        if next_url:
-            data["next"] = next_url
-        return self.http.post("/login", data=data)
+        return self.http.post(at, data=data)
+
+    def sign_in_here(self, response, username: str, password: str):
+        """From a redirect to an interaction's login page: sign in, and follow the
+        interaction back to ``/oauth/authorize/<id>``; return that answer."""
+        location = response.headers["Location"]
+        assert urlsplit(location).path == "/login", location
+        signed = self.login(username, password, at=location)
+        assert signed.status_code == 303, signed.get_data(True)
+        assert urlsplit(signed.headers["Location"]).path.startswith("/oauth/authorize/")
+        return self.http.get(signed.headers["Location"])
 
     def authorize(self, method: str = "GET", **params):
         if method == "POST":
@@ -98,14 +108,26 @@ class OAuthClient:
         action = action.replace("&amp;", "&")
         return self.http.post(action, data={"csrf_token": csrf_token(html), **fields})
 
+    def follow(self, response):
+        """After a page's answer (303 to ``/oauth/authorize/<id>``), the interaction's next
+        answer: a redirect to another page, or to the client."""
+        assert response.status_code == 303, response.get_data(True)
+        location = response.headers["Location"]
+        assert urlsplit(location).path.startswith("/oauth/authorize/"), location
+        return self.http.get(location)
+
     def approve(self, response, decision: str = "allow"):
-        """From a redirect to /consent, press Allow (or Deny)."""
+        """From a redirect to /consent, press Allow (or Deny): the interaction's answer
+        (Deny answers the client at once)."""
         assert "/consent?" in response.headers["Location"], response.headers["Location"]
-        return self.submit_page(response, decision=decision)
+        answered = self.submit_page(response, decision=decision)
+        return answered if decision == "deny" else self.follow(answered)
 
     def choose_org(self, response, slug: str):
+        """From a redirect to /select-org, press the organization: the interaction's next
+        answer."""
         assert "/select-org?" in response.headers["Location"], response.headers["Location"]
-        return self.submit_page(response, org=slug)
+        return self.follow(self.submit_page(response, org=slug))
 
     def jwks(self) -> dict[str, Any]:
         return self.http.get("/.well-known/jwks.json").get_json()

@@ -4,6 +4,7 @@ from .audit import AuditEvent
 from .client import Client
 from .codes import AuthorizationCode
 from .consents import Consent
+from .interactions import Interaction
 from .keys import SigningKey
 from .lookup import by_key
 from .org import Group, GroupMember, Membership, Organization
@@ -18,6 +19,7 @@ __all__ = [
     "Consent",
     "Group",
     "GroupMember",
+    "Interaction",
     "LoginSession",
     "Membership",
     "Organization",

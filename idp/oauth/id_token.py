@@ -85,13 +85,18 @@ def verify_hint(token: str) -> dict[str, Any] | None:
     """The claims of an ID token we issued (expired or not), or None.
 
     Used for ``id_token_hint``: signature by one of our keys with an ID token
-    algorithm (never ``none`` or HMAC), our issuer, a subject.
+    algorithm (never ``none`` or HMAC), our issuer, a subject; and an ID token,
+    not one of our access tokens (``typ: at+jwt``, a ``scope``), which are signed
+    with the same keys.
     """
     if not token or len(token) > 16_384 or token.count(".") != 2:
         return None
     try:
-        claims = jwt.decode(token, keys.verification_keys(), ID_TOKEN_ALGS).claims
+        decoded = jwt.decode(token, keys.verification_keys(), ID_TOKEN_ALGS)
     except (JoseError, ValueError, TypeError):
+        return None
+    claims = decoded.claims
+    if decoded.header.get("typ") != "JWT" or "scope" in claims or "client_id" in claims:
         return None
     if claims.get("iss") != current_app.config["IDP_ISSUER"] or not claims.get("sub"):
         return None

@@ -1,7 +1,8 @@
 """Signing keys: generation, rotation, the published JWKS, and a process cache.
 
 Rules:
-- keys live in the database; the newest unretired key of an algorithm signs;
+- keys live in the database; the newest unretired key of an algorithm signs
+  (the caller commits a change);
 - ``rotate`` retires the current key but keeps publishing it until every token
   it can have signed has expired (the longest access or ID token lifetime);
 - each process caches the key set for ``CACHE_SECONDS`` so signing costs no
@@ -53,7 +54,6 @@ def ensure_keys() -> list[SigningKey]:
     )
     created = [generate(alg) for alg in KEY_ALGS if alg not in have]
     db.session.add_all(created)
-    db.session.commit()
     store().invalidate()
     return created
 
@@ -66,7 +66,6 @@ def rotate(alg: str) -> SigningKey:
         old.retired_at = now()
     new = generate(alg)
     db.session.add(new)
-    db.session.commit()
     store().invalidate()
     return new
 

@@ -1,7 +1,8 @@
 """Discovery documents (RFC 8414, OIDC Discovery 1.0).
 
-Rule: advertise exactly what is wired up; the grant list is read from the
-server's registrations, so it cannot claim a grant that is not there.
+Rule: advertise exactly what is wired up; the grant list is the one the
+server registers (``server.TOKEN_GRANTS``), so it cannot claim a grant that is
+not there.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from .claims import SCOPE_CLAIMS, SCOPES_SUPPORTED
 from .id_token import ID_TOKEN_ALGS
 from .keys import SIGNING_ALGS
 from .response_modes import RESPONSE_MODES
-from .server import current_server
+from .server import TOKEN_GRANTS
 
 
 def _url(endpoint: str) -> str:
@@ -22,8 +23,7 @@ def _url(endpoint: str) -> str:
 
 
 def document() -> dict[str, Any]:
-    server = current_server()
-    grant_types = [cls.GRANT_TYPE for cls, _ in server._token_grants]
+    grant_types = [grant.GRANT_TYPE for grant in TOKEN_GRANTS]
     claims = sorted({"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr",
                      "sid", "at_hash", "azp", "groups", "group_ids"}
                     | {c for names in SCOPE_CLAIMS.values() for c in names})

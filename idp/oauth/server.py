@@ -14,8 +14,6 @@ from __future__ import annotations
 import time
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskServer
-from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
-from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import InvalidClientError
 from flask import current_app
 from flask import request as flask_request
@@ -23,6 +21,7 @@ from flask import request as flask_request
 from ..extensions import db
 from ..models import Client
 from . import response_modes, tokens
+from .adapter import TokenRequest
 from .claims import SCOPES_SUPPORTED
 from .end_session import EndSessionEndpoint
 from .grants.authorization_code import AuthorizationCodeGrant, OpenIDCode
@@ -48,29 +47,13 @@ DEFAULT_DESCRIPTIONS = {
 }
 
 
-class PlainHttpRequest(FlaskOAuth2Request):
-    """A request to a plain-http issuer, which the operator chose (a demo, a LAN).
-
-    Authlib refuses plain-http request URLs on any host but loopback; with an
-    https issuer that check stays, and a plain-http request is refused (400).
-    """
-
-    def __init__(self, request):
-        url = request.url
-        OAuth2Request.__init__(self, request.method, "https" + url[4:] if url.startswith(
-            "http:") else url, headers=request.headers)
-        self._request = request
-        self.payload = FlaskOAuth2Payload(request)
-
-
 class AuthorizationServer(_FlaskServer):
     clients: ClientCache
     https_issuer: bool = True
 
     def create_oauth2_request(self, request):
-        if self.https_issuer:
-            return super().create_oauth2_request(request)
-        return PlainHttpRequest(flask_request)
+        # Authlib's Flask server wraps the current Flask request, whatever it is given.
+        return TokenRequest(flask_request, https_issuer=self.https_issuer)
 
     def query_client(self, client_id):
         if not isinstance(client_id, str) or len(client_id) > 128:
@@ -89,8 +72,8 @@ class AuthorizationServer(_FlaskServer):
             return self.handle_response(*response_modes.build(error.redirect_uri, params, mode))
         if isinstance(error, InvalidClientError):
             error.status_code = 401
-            if error.description.startswith("The client cannot authenticate"):
-                error.description = "Client authentication failed."
+            # One answer whatever went wrong: unknown client, wrong secret, wrong method.
+            error.description = DEFAULT_DESCRIPTIONS["invalid_client"]
             if "authorization" not in flask_request.headers:
                 status, body, headers = error()
                 headers = [h for h in headers if h[0] != "WWW-Authenticate"]
@@ -101,6 +84,11 @@ class AuthorizationServer(_FlaskServer):
         # Which scopes a client may have is the client's business
         # (Client.get_allowed_scope); nothing server-wide to check.
         return None
+
+
+# The token endpoint's grants (discovery lists them), the code grant first.
+TOKEN_GRANTS = (AuthorizationCodeGrant, RefreshTokenGrant, PasswordGrant, ClientCredentialsGrant,
+                TokenExchangeGrant, ClientDelegateGrant)
 
 
 class ClientCache:
@@ -140,11 +128,8 @@ def init_app(app) -> None:
     server.init_app(app)
     server.scopes_supported = list(SCOPES_SUPPORTED)
     server.register_grant(AuthorizationCodeGrant, [PKCE(required=True), OpenIDCode()])
-    server.register_grant(RefreshTokenGrant)
-    server.register_grant(PasswordGrant)
-    server.register_grant(ClientCredentialsGrant)
-    server.register_grant(TokenExchangeGrant)
-    server.register_grant(ClientDelegateGrant)
+    for grant in TOKEN_GRANTS[1:]:
+        server.register_grant(grant)
     server.register_endpoint(IntrospectionEndpoint)
     server.register_endpoint(RevocationEndpoint)
     server.register_endpoint(EndSessionEndpoint)

@@ -24,7 +24,7 @@ from flask_limiter.util import get_remote_address
 from limits import parse_many
 from werkzeug.exceptions import HTTPException
 
-from ..extensions import db, limiter
+from ..extensions import limiter
 from ..services import audit
 
 TOO_MANY = "Too many failed attempts. Wait a little and try again."
@@ -69,7 +69,6 @@ def _record_lockout(breached) -> None:
     """Audit each request refused by a limit (``login.lockout``); 429 follows."""
     audit.record("login.lockout", audit.Origin.of(request), limit=str(breached.limit),
                  account=_account().removeprefix("account:") or None, path=request.path)
-    db.session.commit()
 
 
 def _failures(setting: str, scope: str, key_func: Callable[[], str], **options):

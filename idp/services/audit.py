@@ -1,4 +1,8 @@
-"""Security events with structured tags (``login.failure``, ``token.reuse_detected``)."""
+"""Security events with structured tags (``login.failure``, ``token.reuse_detected``).
+
+An event is written whatever the request's answer (``transaction.always``): a
+refused sign-in is recorded even though its request writes nothing else.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from ..clock import now
 from ..extensions import db
 from ..models import AuditEvent
+from ..transaction import always
 
 log = logging.getLogger("idp.audit")
 
@@ -36,16 +42,21 @@ def record(
     client_id: str | None = None,
     **details: Any,
 ) -> None:
-    """Add an event to the current transaction (the caller commits)."""
+    """Record an event: in a request, whatever its answer; elsewhere, in the caller's
+    transaction."""
     origin = origin or Origin()
-    db.session.add(
-        AuditEvent(
-            tag=tag,
-            user_id=user_id,
-            client_id=client_id,
-            ip=origin.ip,
-            user_agent=(origin.user_agent or "")[:512] or None,
-            details=details,
-        )
+    event = AuditEvent(
+        at=now(),
+        tag=tag,
+        user_id=user_id,
+        client_id=client_id,
+        ip=origin.ip,
+        user_agent=(origin.user_agent or "")[:512] or None,
+        details=details,
     )
-    log.info("%s user=%s client=%s ip=%s %s", tag, user_id, client_id, origin.ip, details)
+
+    def write() -> None:
+        db.session.add(event)
+        log.info("%s user=%s client=%s ip=%s %s", tag, user_id, client_id, origin.ip, details)
+
+    always(write)

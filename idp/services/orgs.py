@@ -1,13 +1,14 @@
-"""Organizations, memberships and groups."""
+"""Organizations, memberships and groups, and which organization a token is for."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import Group, GroupMember, Membership, Organization, User
+from ..models import Client, Group, GroupMember, Membership, Organization, User
 from ..models.org import ROLES
 from . import ServiceError
 
@@ -99,3 +100,51 @@ def user_groups(user_id: str, org_id: str | None = None) -> list[Group]:
     if org_id is not None:
         query = query.where(Group.org_id == org_id)
     return list(db.session.scalars(query))
+
+
+@dataclass(frozen=True)
+class OrgDecision:
+    """Which organization a token is for: ``org_id`` (None: no organization), or the
+    person must choose one (``must_choose``), or the request is refused (``refusal``)."""
+
+    org_id: str | None = None
+    must_choose: bool = False
+    refusal: str | None = None
+
+
+def resolve(client: Client, user: User | None, requested: str | None = None, *,
+            remembered: str | None = None, interactive: bool = False) -> OrgDecision:
+    """The organization a token is for, by the rules every grant shares.
+
+    Rules, in order (``requested`` is ``org_id`` at the authorization endpoint,
+    PrivX's ``orgId`` at the token endpoint; a slug or an id):
+    - a client bound to an organization fixes it; naming another one is refused;
+    - without a user (client_credentials), that is the client's organization or none;
+    - the fixed or requested organization must be one of the user's (refused otherwise);
+    - else the user's only organization, or none if they have none;
+    - with several: the one chosen earlier in the session (``remembered``) while
+      the user still belongs to it; otherwise a person must choose
+      (``interactive``), and a grant without one gets no organization.
+    """
+    named = find_org(requested) if requested else None
+    if requested and client.org_id and (named is None or named.id != client.org_id):
+        return OrgDecision(refusal="This application is bound to another organization.")
+    if user is None:
+        if requested and (named is None or named.id != client.org_id):
+            return OrgDecision(refusal="This client is not bound to that organization.")
+        return OrgDecision(client.org_id)
+    wanted = client.org_id or (named.id if named else None)
+    if requested and wanted is None:
+        return OrgDecision(refusal="There is no such organization.")
+    mine = memberships(user.id)
+    member_of = {m.org_id for m in mine}
+    if wanted:
+        if wanted not in member_of:
+            return OrgDecision(refusal="You are not a member of the organization this "
+                                      "application asks for.")
+        return OrgDecision(wanted)
+    if len(mine) <= 1:
+        return OrgDecision(mine[0].org_id if mine else None)
+    if remembered in member_of:
+        return OrgDecision(remembered)
+    return OrgDecision(must_choose=interactive)

@@ -7,6 +7,7 @@ from sqlalchemy import update
 from ..clock import now
 from ..extensions import db
 from ..models import Token
+from ..transaction import always
 from .audit import record
 
 
@@ -22,12 +23,11 @@ def revoke(*where) -> int:
 
 
 def reuse_detected(kind: str, *, family_id: str, user_id: str | None, client_id: str) -> None:
-    """A used code or refresh token came back: end its family, say so, and commit.
+    """A used code or refresh token came back: end its family, and say so.
 
-    The commit is deliberate: the caller answers with an error, and the error
-    response must not roll the revocation back.
+    The caller answers with an error, which rolls its transaction back: the
+    revocation is written whatever the answer (``transaction.always``).
     """
-    revoke(Token.family_id == family_id)
+    always(lambda: revoke(Token.family_id == family_id))
     record("token.reuse_detected", user_id=user_id, client_id=client_id, kind=kind,
            family_id=family_id)
-    db.session.commit()

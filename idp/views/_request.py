@@ -1,11 +1,12 @@
-"""Small helpers every view uses to read the request."""
+"""Small helpers every view uses to read the request and keep the browser's session."""
 
 from __future__ import annotations
 
-from flask import redirect, request
+from flask import redirect, request, session
 from flask_login import current_user
 
 from ..models import LoginSession, User
+from ..oauth.interaction import BROWSER, Person
 from ..services.audit import Origin
 
 
@@ -19,6 +20,19 @@ def signed_in() -> tuple[User | None, LoginSession | None]:
         return None, None
     user = current_user._get_current_object()
     return user, user.login_session
+
+
+def person() -> Person:
+    return Person(*signed_in())
+
+
+def renew_session() -> None:
+    """Nothing from before a sign-in or sign-out survives it (no fixation), but the
+    browser's own id, which its open interactions are bound to."""
+    browser = session.get(BROWSER)
+    session.clear()
+    if browser is not None:
+        session[BROWSER] = browser
 
 
 def see_other(location: str):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from ..extensions import db
 from ..forms.auth import ActionForm, ChangePasswordForm
 from ..services import ServiceError, accounts, consent, sessions
 from ._request import origin, see_other, signed_in
@@ -43,9 +42,7 @@ def change_password():
         accounts.change_password(user, form.current_password.data, form.new_password.data,
                                  keep_sid=login_session.sid, origin=origin())
     except ServiceError as problem:
-        db.session.commit()  # the audit event of a wrong current password
         return _page(form, error=str(problem), status=400)
-    db.session.commit()
     return see_other(url_for("account.index", done="password"))
 
 
@@ -57,7 +54,6 @@ def revoke_consent(client_id: str):
     user, _ = signed_in()
     if not consent.revoke(user, client_id, origin()):
         abort(404)
-    db.session.commit()
     return see_other(url_for("account.index", done="revoked"))
 
 
@@ -70,7 +66,6 @@ def end_session(sid: str):
     if sid not in {s.sid for s in sessions.active_for_user(user.id)}:
         abort(404)
     sessions.end(sid, origin(), user_id=user.id)
-    db.session.commit()
     if sid == current.sid:
         return redirect(url_for("auth.logout"))
     return see_other(url_for("account.index", done="ended"))

@@ -1,17 +1,17 @@
-"""RP-initiated logout: ``/oauth/logout`` (the discovery document's end_session_endpoint)."""
+"""RP-initiated logout: ``/oauth/logout``, the discovery document's end_session_endpoint."""
 
 from __future__ import annotations
 
 from authlib.oauth2 import OAuth2Error
-from flask import Blueprint, render_template, request, session
+from flask import Blueprint, redirect, render_template, request
 from flask_login import logout_user
 
 from ..errors import error_response
-from ..extensions import csrf, db
-from ..oauth.end_session import confirmed
+from ..extensions import csrf
+from ..oauth import end_session as rules
 from ..oauth.server import current_server
 from ..services import sessions
-from ._request import origin, signed_in
+from ._request import origin, renew_session, signed_in
 
 bp = Blueprint("end_session", __name__)
 csrf.exempt(bp)  # relying parties post here; the confirmation form is checked below
@@ -21,24 +21,28 @@ CARRIED = ("client_id", "post_logout_redirect_uri", "state", "ui_locales", "logo
 
 @bp.route("/oauth/logout", methods=["GET", "POST"])
 def end_session():
-    if confirmed():
+    confirming = rules.confirmed()
+    if confirming:
         csrf.protect()  # the confirmation is our own form (the blueprint is exempt)
-    server = current_server()
     try:
-        validated = server.validate_endpoint_request("end_session")
+        validated = current_server().validate_endpoint_request("end_session")
     except OAuth2Error as error:
-        db.session.rollback()
-        return error_response(400, error.description or "Invalid logout request.", error.error)
+        return error_response(400, error.description or "Invalid logout request.", error.error,
+                              as_json=False)
     user, login_session = signed_in()
-    if validated.needs_confirmation and not confirmed():
+    client = validated.client
+    if login_session is None:
+        if validated.redirect_uri and validated.id_token_claims:
+            return redirect(validated.redirect_uri, 303 if confirming else 302)
+        return render_template("auth/logged_out.html", already=True, client=client,
+                               return_to=rules.return_link(validated))
+    if not confirming and not rules.names_session(validated, login_session):
         carried = {k: request.values[k] for k in CARRIED if request.values.get(k)}
-        client = validated.client
         return render_template("auth/logout_confirm.html", user=user, carried=carried,
                                client=client)
-    response = server.create_endpoint_response("end_session", validated)
-    if login_session is not None:
-        sessions.end(login_session.sid, origin(), user_id=login_session.user_id)
-    db.session.commit()
+    sessions.end(login_session.sid, origin(), user_id=login_session.user_id)
     logout_user()
-    session.clear()
-    return response or render_template("auth/logged_out.html")
+    renew_session()
+    if validated.redirect_uri:
+        return redirect(validated.redirect_uri, 303 if confirming else 302)
+    return render_template("auth/logged_out.html", client=client)

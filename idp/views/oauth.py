@@ -10,13 +10,13 @@ from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, jsonify, request
 
 from ..errors import error_response
-from ..extensions import csrf, db
+from ..extensions import csrf
+from ..oauth import interaction
 from ..oauth.bearer import protector
 from ..oauth.server import current_server
 from ..oauth.userinfo import userinfo as userinfo_claims
 from ..security import ratelimit
-from ._authorize import proceed, resume
-from ._request import signed_in
+from ._request import person
 
 bp = Blueprint("oauth", __name__)
 csrf.exempt(bp)
@@ -47,12 +47,13 @@ def authorize():
     params = request.values  # GET and POST are equivalent (OIDC Core §3.1.2.1)
     if any(len(value) > MAX_AUTHORIZE_VALUE for value in params.values()):
         return error_response(400, "A parameter is too long.", "invalid_request")
-    user, login_session = signed_in()
-    resumed, failure = resume(params, user, login_session)
-    if failure is not None:
-        return failure
-    grant, step = resumed
-    return proceed(grant, step, user, login_session, params)
+    return interaction.authorize(params, person())
+
+
+@bp.get("/oauth/authorize/<interaction_id>")
+def resume(interaction_id: str):
+    """Go on with an interaction after one of its pages: the next page, or the answer."""
+    return interaction.resume(interaction_id, person())
 
 
 @bp.post("/oauth/token")
@@ -60,12 +61,7 @@ def authorize():
 def token():
     if (malformed := _malformed_form()) is not None:
         return malformed
-    response = current_server().create_token_response()
-    if response.status_code == 200:
-        db.session.commit()
-    else:
-        db.session.rollback()
-    return response
+    return current_server().create_token_response()
 
 
 @bp.post("/oauth/introspect")
@@ -82,12 +78,7 @@ def revoke():
 def _token_endpoint(name: str):
     if (malformed := _malformed_form()) is not None:
         return malformed
-    response = current_server().create_endpoint_response(name)
-    if response.status_code == 200:
-        db.session.commit()
-    else:
-        db.session.rollback()
-    return response
+    return current_server().create_endpoint_response(name)
 
 
 @bp.route("/oauth/userinfo", methods=["GET", "POST"])

@@ -179,22 +179,22 @@ def test_error_in_form_post_mode_is_posted(client, web):
 # -- the interaction steps --------------------------------------------------------
 
 
-def test_not_signed_in_goes_to_login_with_the_request_as_next(client, web):
+def test_not_signed_in_goes_to_login_carrying_only_the_interaction(client, web):
     response = client.get("/oauth/authorize", query_string=params())
     assert response.status_code == 302
     location = urlsplit(response.headers["Location"])
     assert location.path == "/login"
-    next_url = dict(parse_qsl(location.query))["next"]
-    assert next_url.startswith("/oauth/authorize?")
-    assert dict(parse_qsl(urlsplit(next_url).query))["client_id"] == "web"
+    query = dict(parse_qsl(location.query))
+    assert set(query) == {"interaction"}  # the request stays on the server
+    assert len(query["interaction"]) >= 32
 
 
-def test_login_returns_to_the_authorization_request(oauth, alice, web):
+def test_login_returns_to_the_interaction(oauth, alice, web):
     to_login = oauth.authorize(**params())
-    next_url = dict(parse_qsl(urlsplit(to_login.headers["Location"]).query))["next"]
-    response = oauth.login("alice", PASSWORD, next_url)
+    interaction = dict(parse_qsl(urlsplit(to_login.headers["Location"]).query))["interaction"]
+    response = oauth.login("alice", PASSWORD, at=to_login.headers["Location"])
     assert response.status_code == 303
-    assert response.headers["Location"] == next_url
+    assert response.headers["Location"] == f"/oauth/authorize/{interaction}"
 
 
 def test_login_page_prefills_login_hint(oauth, alice, web):
@@ -217,7 +217,7 @@ def test_consent_page_names_client_and_describes_scopes(signed_in, web):
 
 def test_consent_allow_redirects_with_code_state_and_iss(signed_in, web):
     response = consented_code(signed_in)
-    assert response.status_code == 303  # answering a POSTed form
+    assert response.status_code == 302  # the interaction answers, by GET, after the POST
     got = location_params(response)
     assert set(got) == {"code", "state", "iss"}
     assert got["state"] == "xyz"
@@ -278,9 +278,9 @@ def test_two_organizations_ask_which_one(signed_in, alice, make_org, web):
     page = signed_in.http.get(response.headers["Location"]).get_data(True)
     assert 'name="org" value="acme"' in page
     assert 'name="org" value="globex"' in page
-    chosen = signed_in.choose_org(response, "globex")
+    chosen = signed_in.submit_page(response, org="globex")
     assert chosen.status_code == 303
-    assert "/oauth/authorize?" in chosen.headers["Location"]
+    assert chosen.headers["Location"].startswith("/oauth/authorize/")
     consent = signed_in.http.get(chosen.headers["Location"])
     assert "/consent?" in consent.headers["Location"]
 
@@ -291,7 +291,7 @@ def test_select_org_refuses_an_organization_the_user_is_not_in(signed_in, alice,
     make_org("globex", members=[alice])
     make_org("initech", members=[make_user("carol")])
     response = signed_in.authorize(**params())
-    chosen = signed_in.choose_org(response, "initech")
+    chosen = signed_in.submit_page(response, org="initech")
     assert chosen.status_code == 400
     assert "Location" not in chosen.headers
 

@@ -17,7 +17,9 @@ from tests.helpers import PASSWORD, REDIRECT_URI, get_code, verify_jwt
 
 def rotate(app, alg):
     with app.app_context():
-        return keys.rotate(alg).kid
+        kid = keys.rotate(alg).kid
+        db.session.commit()
+        return kid
 
 
 def test_rotation_adds_a_new_current_key_with_a_distinct_kid(app, client, code_tokens):

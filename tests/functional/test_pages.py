@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 
 from idp.extensions import db
@@ -54,9 +56,16 @@ def test_login_without_csrf_token_is_rejected(client, alice, app):
         assert db.session.query(LoginSession).count() == 0
 
 
-def test_login_ignores_an_offsite_next(oauth, alice):
-    response = oauth.login("alice", PASSWORD, "https://evil.example/")
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/",
+                                    "/\\evil.example", "javascript:alert(1)"])
+def test_login_ignores_an_offsite_next(oauth, alice, target):
+    response = oauth.login("alice", PASSWORD, at="/login?" + urlencode({"next": target}))
     assert response.headers["Location"] == "/"
+
+
+def test_login_returns_to_a_local_next(oauth, alice):
+    response = oauth.login("alice", PASSWORD, at="/login?next=/account")
+    assert response.headers["Location"] == "/account"
 
 
 def test_login_records_a_session_and_renews_the_cookie(oauth, alice, client, app):

@@ -8,13 +8,23 @@ Rules Authlib does not enforce, enforced here:
   ``invalid_grant`` and revokes every token issued from the first redemption;
 - ``response_mode`` is validated at the authorization endpoint and the
   response rendered by ``oauth.response_modes`` (with ``iss``);
+- ``request`` and ``request_uri`` are refused (``request_not_supported``,
+  ``request_uri_not_supported``), back to the client: OIDC Core §6 allows
+  refusing them, never ignoring them;
+- a code whose login session has ended (signed out, ended from the account
+  page, a password change) no longer redeems;
 - public clients authenticate with ``none`` (and must use PKCE).
 """
 
 from __future__ import annotations
 
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError
+from authlib.oauth2.rfc6749.errors import (
+    AccessDeniedError,
+    InvalidGrantError,
+    InvalidRequestError,
+    OAuth2Error,
+)
 from authlib.oidc.core import OpenIDCode as _OpenIDCode
 from flask import current_app
 from sqlalchemy import bindparam, exists, select, update
@@ -23,9 +33,20 @@ from ...clock import now
 from ...extensions import db
 from ...models import AuthorizationCode, User, by_key
 from ...security import opaque
-from ...services import revocation
+from ...services import revocation, sessions
 from .. import id_token, response_modes, tokens
 from .base import IssuesTokens, claim
+
+
+class RequestObjectNotSupported(OAuth2Error):
+    error = "request_not_supported"
+    description = "Request objects ('request') are not supported."
+
+
+class RequestUriNotSupported(OAuth2Error):
+    error = "request_uri_not_supported"
+    description = "'request_uri' is not supported."
+
 
 _codes = AuthorizationCode.__table__
 CLAIM = (
@@ -46,12 +67,18 @@ class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):
 
     def validate_authorization_request(self):
         redirect_uri = super().validate_authorization_request()
-        mode = self.request.payload.data.get("response_mode")
+        data = self.request.payload.data
+        mode = data.get("response_mode")
         if mode is not None and mode not in response_modes.RESPONSE_MODES:
             raise InvalidRequestError(
                 "Unsupported 'response_mode'; use query, fragment or form_post.",
                 redirect_uri=redirect_uri,
             )
+        # OIDC Core §6: process request objects or refuse them, never ignore them.
+        if "request" in data:
+            raise RequestObjectNotSupported(redirect_uri=redirect_uri)
+        if "request_uri" in data:
+            raise RequestUriNotSupported(redirect_uri=redirect_uri)
         return redirect_uri
 
     def create_authorization_response(self, redirect_uri: str, grant_user):
@@ -73,7 +100,7 @@ class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):
         return opaque.generate_opaque_token()
 
     def save_authorization_code(self, code, request):
-        login_session = request.login_session
+        login_session, org_id = request.decision.login_session, request.decision.org_id
         data = request.payload.data
         challenge = data.get("code_challenge")
         db.session.add(
@@ -82,7 +109,7 @@ class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):
                 client_id=request.client.client_id,
                 user_id=request.user.id,
                 sid=login_session.sid,
-                org_id=request.org_id,
+                org_id=org_id,
                 redirect_uri=request.payload.redirect_uri,
                 scope=request.scope,
                 nonce=data.get("nonce"),
@@ -120,6 +147,8 @@ class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):
         user = by_key(User, authorization_code.user_id)
         if user is None or user.disabled:
             return None
+        if authorization_code.sid and sessions.load_active(authorization_code.sid) is None:
+            raise InvalidGrantError("The sign-in this code came from has ended.")
         self.request.token_context = tokens.Context(
             family_id=authorization_code.id,
             sid=authorization_code.sid,

@@ -22,9 +22,7 @@ class ClientCredentialsGrant(IssuesTokens, grants.ClientCredentialsGrant):
 
     def validate_token_request(self):
         super().validate_token_request()
-        client = self.request.client
-        if requested := self.request.form.get("orgId"):
-            org = orgs.find_org(requested)
-            if org is None or org.id != client.org_id:
-                raise InvalidRequestError("This client is not bound to that organization.")
-        self.request.token_context = tokens.Context(org_id=client.org_id)
+        decision = orgs.resolve(self.request.client, None, self.request.form.get("orgId"))
+        if decision.refusal:
+            raise InvalidRequestError(decision.refusal)
+        self.request.token_context = tokens.Context(org_id=decision.org_id)

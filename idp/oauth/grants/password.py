@@ -4,9 +4,10 @@ Rules:
 - only for clients created with the ``password`` grant (``unauthorized_client``);
 - a wrong username or password is ``invalid_grant`` (RFC 6749 §5.2; Authlib
   says ``invalid_request``), and an unknown user costs the same argon2 time;
-- ``orgId`` picks one of the user's organizations (``invalid_request`` if
-  they are not a member); a client bound to an organization fixes it, and
-  any other ``orgId`` is ``invalid_request``, as for client credentials;
+- the organization by ``services.orgs.resolve``: ``orgId`` picks one of the
+  user's (``invalid_request`` if they are not a member), a client bound to an
+  organization fixes it (any other ``orgId`` is ``invalid_request``), a user
+  with one organization gets it, and one with several and no ``orgId`` none;
 - an ID token when ``openid`` is granted; a refresh token when the client
   has the refresh_token grant.
 """
@@ -39,19 +40,8 @@ class PasswordGrant(IssuesTokens, grants.ResourceOwnerPasswordCredentialsGrant):
 
     def validate_token_request(self):
         super().validate_token_request()
-        client, user = self.request.client, self.request.user
-        requested = self.request.form.get("orgId")
-        if requested and client.org_id:
-            named = orgs.find_org(requested)
-            if named is None or named.id != client.org_id:
-                raise InvalidRequestError("This client is bound to another organization.")
-        wanted = client.org_id or requested
-        org_id = None
-        if wanted:
-            org = orgs.find_org(wanted)
-            if org is None or orgs.membership(user.id, org.id) is None:
-                raise InvalidRequestError("The user is not a member of that organization.")
-            org_id = org.id
-        elif len(memberships := orgs.memberships(user.id)) == 1:
-            org_id = memberships[0].org_id
-        self.request.token_context = tokens.Context(org_id=org_id, auth_time=now())
+        decision = orgs.resolve(self.request.client, self.request.user,
+                                self.request.form.get("orgId"))
+        if decision.refusal:
+            raise InvalidRequestError(decision.refusal)
+        self.request.token_context = tokens.Context(org_id=decision.org_id, auth_time=now())
