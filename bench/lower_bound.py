@@ -1,16 +1,14 @@
 """The production app with parts of the client_credentials path taken out.
 
-    make bench ARGS="--only client_credentials --peer --without row"
+    make bench ARGS="--only client_credentials --peer --without signature"
 
 ``bench/run.py --without PARTS`` serves ``bench.lower_bound:app`` instead of
 ``app:app``, with every other ``make serve`` setting unchanged, and passes PARTS
-in ``BENCH_WITHOUT``. These are lower bounds, never options: a token without its
-row cannot be introspected or revoked, and an unsigned one is no token at all.
-They show what each part costs under the real server and load, and where the
-peer ratio would stand without it.
+in ``BENCH_WITHOUT``. These are lower bounds, never options: an unsigned token
+is no token at all. They show what each part costs under the real server and
+load, and where the peer ratio would stand without it.
 
 PARTS, comma-separated:
-- ``row``: the token row is not written (the group commit reports success);
 - ``signature``: the access token is a constant string instead of a signed JWT.
 """
 
@@ -19,15 +17,13 @@ from __future__ import annotations
 import os
 
 from app import app
-from idp.oauth import group_commit, keys
+from idp.oauth import keys
 
-PARTS = ("row", "signature")
+PARTS = ("signature",)
 
 without = {part for part in os.environ.get("BENCH_WITHOUT", "").split(",") if part}
 if unknown := without - set(PARTS):
     raise SystemExit(f"BENCH_WITHOUT: unknown parts {sorted(unknown)}; known: {PARTS}")
-if "row" in without:
-    group_commit.GroupCommit.insert = lambda self, row: True  # type: ignore[method-assign]
 if "signature" in without:
     keys.sign = lambda claims, alg, typ="JWT": "unsigned"
 

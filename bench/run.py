@@ -923,9 +923,8 @@ def main() -> int:
                         help="another server command, for experiments; {port}, {workers}, "
                              "{bin} are filled in")
     parser.add_argument("--without", default="", metavar="PARTS",
-                        help="lower bounds: serve the app without 'row' (the token row is "
-                             "not written) and/or 'signature', comma-separated "
-                             "(bench/lower_bound.py)")
+                        help="lower bounds: serve the app without 'signature' (the access "
+                             "token is not signed; bench/lower_bound.py)")
     parser.add_argument("--serve", action="store_true",
                         help="set up, start the server, print its clients, wait for Ctrl-C")
     parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",

@@ -13,9 +13,7 @@ client_credentials and authorization-code requests through ``app(environ, ...)``
 - cached client:   ``query_client`` answers from a per-process dict after the first query
                    (no difference once the app caches clients itself, as from ac4f3f5)
 - no Flask session: ``open_session`` returns None (Flask's null session; no cookie parsing)
-- core insert:     the Token row is written with one Core INSERT instead of the ORM unit of work
-                   (slower than the plain table INSERT the app uses from ac4f3f5)
-- no DB write:     the Token row is not written at all (a lower bound, not an option)
+- no DB write:     the grant row is not written at all (a lower bound, not an option)
 - no JWT signing:  the access token is a constant string (a lower bound, not an option)
 - Ed25519 ID token: a client created with ``--id-token-alg Ed25519`` (code grant only)
 
@@ -102,24 +100,6 @@ def cached_client(app):
     return patched(auth, "query_client", query_client)
 
 
-def core_insert(app):
-    from sqlalchemy import insert
-
-    from idp.extensions import db
-    from idp.models import Token
-    from idp.oauth.server import AuthorizationServer
-
-    columns = [c.key for c in Token.__mapper__.column_attrs]
-    statement = insert(Token)
-
-    def save_token(self, token, request):
-        row = request.issued_token  # an ORM object, or already a dict of values
-        values = row if isinstance(row, dict) else {k: getattr(row, k) for k in columns}
-        db.session.execute(statement, [values])
-
-    return patched(AuthorizationServer, "save_token", save_token)
-
-
 def no_session(app):
     """Flask's cookie session is opened (a signing serializer built) on every request;
     the machine endpoints never use it."""
@@ -128,14 +108,9 @@ def no_session(app):
 
 
 def no_db_write(app):
-    from idp.oauth.group_commit import GroupCommit
     from idp.oauth.server import AuthorizationServer
 
-    stack = ExitStack()
-    stack.enter_context(patched(AuthorizationServer, "save_token",
-                                lambda self, token, request: None))
-    stack.enter_context(patched(GroupCommit, "insert", lambda self, row: True))  # fast path
-    return stack
+    return patched(AuthorizationServer, "save_token", lambda self, token, request: None)
 
 
 def no_signing(app):
@@ -161,8 +136,7 @@ CODE_VARIANTS = {
     "limiter off": ("web", [limiter_off]),
     "no Flask session": ("web", [no_session]),
     "cached client": ("web", [cached_client]),
-    "core insert": ("web", [core_insert]),
-    "all three + Ed25519 ID token": ("web_ed", [limiter_off, cached_client, core_insert]),
+    "both + Ed25519 ID token": ("web_ed", [limiter_off, cached_client]),
     "no DB write (bound)": ("web", [no_db_write]),
 }
 

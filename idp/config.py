@@ -26,6 +26,9 @@ DEFAULTS: dict[str, object] = {
     "CODE_TTL": 60,
     "ID_TOKEN_TTL": 300,
     "LOGIN_SESSION_TTL": 14 * 24 * 3600,
+    # A refresh token presented again this soon after its rotation, by the same client,
+    # returns the same new tokens instead of revoking the grant (0: strict rotation).
+    "REFRESH_GRACE_SECONDS": 0,
     # How long a person has to get through sign-in, organization and consent.
     "INTERACTION_TTL": 600,
     # Client registrations are read on every token request; each process keeps

@@ -4,12 +4,12 @@ from .audit import AuditEvent
 from .client import Client
 from .codes import AuthorizationCode
 from .consents import Consent
+from .grants import Grant, RevokedToken, UsedRefreshToken
 from .interactions import Interaction
 from .keys import SigningKey
 from .lookup import by_key
 from .org import Group, GroupMember, Membership, Organization
 from .sessions import LoginSession
-from .tokens import Token
 from .user import User
 
 __all__ = [
@@ -17,14 +17,16 @@ __all__ = [
     "AuthorizationCode",
     "Client",
     "Consent",
+    "Grant",
     "Group",
     "GroupMember",
     "Interaction",
     "LoginSession",
     "Membership",
     "Organization",
+    "RevokedToken",
     "SigningKey",
-    "Token",
+    "UsedRefreshToken",
     "User",
     "by_key",
 ]

@@ -44,6 +44,7 @@ class Client(db.Model):
     max_groups_in_id_token: Mapped[int] = mapped_column(Integer, default=100)
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(16), default="RS256")
     access_token_signed_alg: Mapped[str] = mapped_column(String(16), default="Ed25519")
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     org_id: Mapped[str | None] = mapped_column(
         ForeignKey("organizations.id", ondelete="SET NULL"), index=True
     )

@@ -5,8 +5,8 @@ Rules:
   ``access_token`` field of a form-encoded POST body (RFC 6750 §2.2), never
   from both;
 - it must be a JWT we signed (``typ: at+jwt``, our issuer, an allowed
-  algorithm, a key in our JWKS), unexpired, and its ``jti`` recorded and not
-  revoked;
+  algorithm, a key in our JWKS), unexpired, and still active
+  (``services.grants``: its grant, user and client, its ``jti`` not revoked);
 - failures are 401 ``invalid_token`` with ``WWW-Authenticate: Bearer``;
   a missing scope is 403 ``insufficient_scope``.
 """
@@ -24,7 +24,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError, SecurityWarning
 
 from ..clock import now
-from ..models import Token, by_key
+from ..services import grants
 from . import keys
 
 ACCESS_TOKEN_ALGS = ["Ed25519", "EdDSA"]
@@ -57,10 +57,10 @@ class AccessTokenValidator(BearerTokenValidator):
         claims = decode_access_token(token_string)
         if claims is None:
             return None
-        row = by_key(Token, claims["jti"])
-        if row is None or not row.is_active():
-            return None
-        return row
+        from .server import current_server
+
+        return grants.active_access_token(
+            claims, current_server().query_client(claims.get("client_id")))
 
     def validate_token(self, token, scopes, request):
         if token is None:

@@ -4,15 +4,19 @@ Rules:
 - the caller authenticates as a confidential client (Basic or POST body);
 - access and refresh tokens are both understood, ``token_type_hint`` first;
 - a client only learns about tokens issued to it: anything else, like an
-  unknown, expired, revoked or used token, is just ``{"active": false}``.
+  unknown, expired, revoked or used token, is just ``{"active": false}``;
+- a token is active by the same rules as everywhere (``services.grants``).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 from flask import current_app
 
-from ..models import User, by_key
+from ..models import Grant, User, by_key
+from ..services.grants import ActiveToken
 from . import token_lookup
 
 
@@ -29,29 +33,47 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
     def check_permission(self, token, client, request):
         return token.check_client(client)
 
-    def introspect_token(self, token: token_lookup.Presented) -> dict:
-        row = token.row
-        user = by_key(User, row.user_id) if row.user_id else None
-        if row.user_id and (user is None or user.disabled):
+    def create_introspection_payload(self, token: token_lookup.Presented | None):
+        # Whether it is active is decided here, by the rules every endpoint shares.
+        return self.introspect_token(token) if token else {"active": False}
+
+    def introspect_token(self, token: token_lookup.Presented) -> dict[str, Any]:
+        active = token.is_active(self.server.query_client(token.client_id))
+        if active is None:
             return {"active": False}
-        access = token.kind == token_lookup.ACCESS
-        payload = {
-            "active": True,
-            "scope": row.scope if access else row.granted_scope,
-            "client_id": row.client_id,
-            "token_use": token.kind,
-            "iss": current_app.config["IDP_ISSUER"],
-            "sub": row.user_id or row.client_id,
-            "aud": row.client_id,
-            "iat": row.issued_at,
-            "exp": row.expires_at if access else row.refresh_expires_at,
-        }
-        if access:
-            payload.update(token_type="Bearer", jti=row.jti)  # noqa: S106 - a token type
-        if user is not None:
-            payload["username"] = user.username
-        for claim, value in (("sid", row.sid), ("org_id", row.org_id), ("act", row.actor),
-                             ("auth_time", row.auth_time)):
-            if value:
-                payload[claim] = value
-        return payload
+        if isinstance(active, ActiveToken):
+            return _access_token(active)
+        return _refresh_token(active)
+
+
+def _access_token(token: ActiveToken) -> dict[str, Any]:
+    claims = token.claims
+    payload: dict[str, Any] = {
+        "active": True, "scope": claims["scope"], "client_id": claims["client_id"],
+        "token_type": "Bearer", "token_use": "access_token",
+        "iss": claims["iss"], "sub": claims["sub"], "aud": claims["aud"],
+        "iat": claims["iat"], "exp": claims["exp"], "jti": claims["jti"],
+    }
+    if token.user is not None:
+        payload["username"] = token.user.username
+    for name in ("sid", "org_id", "act", "auth_time"):
+        if claims.get(name):
+            payload[name] = claims[name]
+    return payload
+
+
+def _refresh_token(grant: Grant) -> dict[str, Any]:
+    user = by_key(User, grant.user_id)
+    payload: dict[str, Any] = {
+        "active": True, "scope": grant.scope, "client_id": grant.client_id,
+        "token_use": "refresh_token", "iss": current_app.config["IDP_ISSUER"],
+        "sub": grant.user_id, "aud": grant.client_id, "iat": grant.rotated_at,
+        "exp": grant.refresh_expires_at,
+    }
+    if user is not None:
+        payload["username"] = user.username
+    for name, value in (("sid", grant.sid), ("org_id", grant.org_id), ("act", grant.actor),
+                        ("auth_time", grant.auth_time)):
+        if value:
+            payload[name] = value
+    return payload

@@ -2,8 +2,9 @@
 
 Rules:
 - confidential clients authenticate; public clients name themselves;
-- revoking an access token revokes that issuance; revoking a refresh token
-  revokes its whole family, every access token descended from the grant;
+- revoking an access token puts its ``jti`` on the revoked list until it
+  expires; revoking a refresh token (current or already rotated) revokes its
+  grant: every access and refresh token descended from it;
 - an unknown, already revoked, or another client's token is still answered
   with 200 and an empty body: the caller learns nothing about it (§2.2).
 """
@@ -12,8 +13,7 @@ from __future__ import annotations
 
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 
-from ..models import Token
-from ..services import audit, revocation
+from ..services import audit, grants
 from . import token_lookup
 
 
@@ -33,8 +33,14 @@ class RevocationEndpoint(_RevocationEndpoint):
         return token_lookup.find(token_string, token_type_hint)
 
     def revoke_token(self, token: token_lookup.Presented, request) -> None:
-        row = token.row
-        revocation.revoke(Token.family_id == row.family_id if token.kind == token_lookup.REFRESH
-                          else Token.jti == row.jti)
-        audit.record("token.revoked", user_id=row.user_id, client_id=row.client_id,
-                     kind=token.kind, family_id=row.family_id)
+        if token.kind == token_lookup.REFRESH:
+            assert token.grant is not None
+            grants.revoke_grant(token.grant.id)
+            audit.record("token.revoked", user_id=token.grant.user_id, client_id=token.client_id,
+                         kind=token.kind, grant_id=token.grant.id)
+            return
+        assert token.claims is not None
+        grants.revoke_access_token(token.claims["jti"], token.claims["exp"])
+        audit.record("token.revoked", user_id=token.claims.get("sub")
+                     if token.claims.get("grant_id") else None, client_id=token.client_id,
+                     kind=token.kind, jti=token.claims["jti"])

@@ -1,7 +1,7 @@
 """Finding the token a client presents to introspection or revocation.
 
-An access token is one of our JWTs (looked up by ``jti`` after its signature
-checks out, expired or not); a refresh token is looked up by digest. The hint
+An access token is one of our JWTs, its signature checked (expired or not); a
+refresh token is looked up by digest, among current and used ones. The hint
 only decides which is tried first (RFC 7009 §2.1, RFC 7662 §2.1).
 """
 
@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
+from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError, SecurityWarning
 from sqlalchemy import select
 
 from ..clock import now
 from ..extensions import db
-from ..models import Token, by_key
+from ..models import Client, Grant, UsedRefreshToken, by_key
 from ..security import opaque
+from ..services import grants
 from . import keys
 from .bearer import ACCESS_TOKEN_ALGS, MAX_TOKEN_LENGTH
 
@@ -41,22 +44,33 @@ def check_params(request) -> None:
 
 @dataclass
 class Presented:
-    """A token row and which of its two tokens was presented (Authlib's token protocol)."""
+    """A token presented to us: an access token's claims, or a refresh token's grant.
 
-    row: Token
+    ``current`` is false for a refresh token that was rotated away (it is still
+    its grant's, for revocation, but never active)."""
+
     kind: str
+    client_id: str
+    claims: dict[str, Any] | None = None
+    grant: Grant | None = None
+    current: bool = True
 
     def check_client(self, client) -> bool:
-        return self.row.client_id == client.client_id
+        return self.client_id == client.client_id
 
-    def is_revoked(self) -> bool:
-        return self.row.revoked_at is not None or (
-            self.kind == REFRESH and self.row.refresh_used_at is not None
-        )
-
-    def is_expired(self) -> bool:
-        expires = self.row.expires_at if self.kind == ACCESS else self.row.refresh_expires_at
-        return expires is None or expires <= now()
+    def is_active(self, client: Client | None) -> grants.ActiveToken | Grant | None:
+        """The access token's active state, or the refresh token's live grant."""
+        at = now()
+        if self.kind == ACCESS:
+            assert self.claims is not None
+            if self.claims.get("exp", 0) <= at:
+                return None
+            return grants.active_access_token(self.claims, client, at)
+        grant = self.grant
+        if (grant is None or not self.current or client is None or client.disabled
+                or (grant.refresh_expires_at or 0) <= at or not grants.active_grant(grant, at)):
+            return None
+        return grant
 
 
 def find(token: str, hint: str | None) -> Presented | None:
@@ -75,14 +89,25 @@ def _access(token: str) -> Presented | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SecurityWarning)  # "EdDSA" clients
-            claims = jwt.decode(token, keys.verification_keys(), ACCESS_TOKEN_ALGS).claims
+            decoded = jwt.decode(token, keys.verification_keys(), ACCESS_TOKEN_ALGS)
     except (JoseError, ValueError, TypeError):
         return None
-    jti = claims.get("jti")
-    row = by_key(Token, jti) if isinstance(jti, str) else None
-    return Presented(row, ACCESS) if row is not None else None
+    claims = decoded.claims
+    if (decoded.header.get("typ") != "at+jwt" or claims.get("iss") != current_app.config[
+            "IDP_ISSUER"] or not isinstance(claims.get("jti"), str)
+            or not isinstance(claims.get("client_id"), str)
+            or not isinstance(claims.get("exp"), int)):
+        return None
+    return Presented(ACCESS, claims["client_id"], claims=claims)
 
 
 def _refresh(token: str) -> Presented | None:
-    row = db.session.scalar(select(Token).where(Token.refresh_digest == opaque.digest(token)))
-    return Presented(row, REFRESH) if row is not None else None
+    digest = opaque.digest(token)
+    grant = db.session.scalar(select(Grant).where(Grant.refresh_digest == digest))
+    if grant is not None:
+        return Presented(REFRESH, grant.client_id, grant=grant)
+    used = by_key(UsedRefreshToken, digest)
+    grant = by_key(Grant, used.grant_id) if used else None
+    if grant is not None:
+        return Presented(REFRESH, grant.client_id, grant=grant, current=False)
+    return None

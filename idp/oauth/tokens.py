@@ -1,17 +1,26 @@
-"""Token issuance: JWT access tokens (RFC 9068) and opaque refresh tokens.
+"""Token issuance: self-contained JWT access tokens (RFC 9068), opaque refresh tokens.
 
 Rules:
 - access tokens are signed with the client's access-token algorithm (Ed25519
   by default), ``typ: at+jwt``, and carry iss, sub, aud, exp, iat, jti,
-  client_id, scope, and sid / org_id / act when there are any;
-- every issuance is one ``Token`` row, keyed by ``jti``, so it can be
-  introspected and revoked; refresh tokens are stored only as a digest;
+  client_id, scope, and sid / auth_time / org_id / act / grant_id when there
+  are any; issuing one writes nothing;
+- a user's tokens hang on a ``Grant`` (``grant_id``), created with the first of
+  them and carrying the refresh token's digest; a service's (client_credentials)
+  hang on nothing but their client;
 - a request may shorten a lifetime, never lengthen it (Webex
-  ``accessTokenValiditySeconds`` / ``refreshTokenValiditySeconds``).
+  ``accessTokenValiditySeconds`` / ``refreshTokenValiditySeconds``), and an
+  exchanged token never outlives its subject (``not_after``);
+- a refresh token's successor is derived from it with the server's key, so
+  the same presentation always rotates to the same successor (the refresh
+  grace window returns it again instead of a third token).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,22 +29,34 @@ from flask import current_app
 from ..clock import now
 from ..extensions import db
 from ..ids import new_ordered_id
-from ..models import Client, Token, User
+from ..models import Client, Grant, User
 from ..security import opaque
 from . import keys
+
+OFFLINE = "offline_access"
 
 
 @dataclass
 class Context:
-    """What a grant knows about the issuance beyond client, user and scope."""
+    """What a grant knows about the issuance beyond client, user and scope.
 
-    family_id: str | None = None
+    ``grant_id`` names the grant the tokens hang on; with ``new_grant`` the
+    issuance creates it (a code redemption, a password sign-in, an exchange).
+    """
+
+    grant_id: str | None = None
+    new_grant: bool = False
+    root_id: str | None = None  # the subject's root, for an exchange
+    parent_id: str | None = None
     sid: str | None = None
     org_id: str | None = None
     auth_time: int | None = None
     granted_scope: str | None = None  # what a refresh token keeps (RFC 6749 §6)
     actor: dict[str, Any] | None = None
-    origin_grant: str | None = None  # the grant that began the family, kept on refresh
+    origin_grant: str | None = None  # the grant type that began the grant
+    refresh_token: str | None = None  # a rotation's successor, decided when it was claimed
+    issued_at: int | None = None  # a rotation's moment (the grace window re-issues it)
+    not_after: int | None = None  # the subject's expiry, for an exchange
 
 
 def shorter(requested: str | None, configured: int) -> int:
@@ -49,6 +70,19 @@ def shorter(requested: str | None, configured: int) -> int:
     return value if 0 < value < configured else configured
 
 
+def successor(refresh_token: str) -> str:
+    """The refresh token a rotation of ``refresh_token`` issues (keyed: only we can)."""
+    key = hashlib.sha256(b"idp refresh successor|"
+                         + current_app.config["SECRET_KEY"].encode()).digest()
+    mac = hmac.new(key, refresh_token.encode(), hashlib.sha256).digest()
+    return opaque.urlsafe(mac)
+
+
+def rotation_jti(refresh_digest: str) -> str:
+    """The access token issued with a rotated refresh token: one jti per rotation."""
+    return str(uuid.UUID(bytes=hashlib.sha256(refresh_digest.encode()).digest()[:16]))
+
+
 def issue(
     *,
     client: Client,
@@ -58,15 +92,25 @@ def issue(
     context: Context,
     access_ttl: int,
     refresh_ttl: int | None,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Build the token response and the values of its ``Token`` row (unsaved)."""
-    issued_at = now()
-    jti = new_ordered_id()  # time-ordered: the index grows at one end
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Build the token response, and the values of the ``Grant`` row it creates
+    (None when it creates none)."""
+    issued_at = context.issued_at or now()
+    expires_at = issued_at + access_ttl
+    if context.not_after is not None:
+        expires_at = min(expires_at, context.not_after)
+    refresh_token = None
+    if refresh_ttl:
+        refresh_token = context.refresh_token or opaque.generate_opaque_token()
+    if context.refresh_token:
+        jti = rotation_jti(opaque.digest(context.refresh_token))
+    else:
+        jti = new_ordered_id()  # time-ordered: a revocation list's index grows at one end
     claims: dict[str, Any] = {
         "iss": current_app.config["IDP_ISSUER"],
         "sub": user.id if user else client.client_id,
         "aud": client.client_id,
-        "exp": issued_at + access_ttl,
+        "exp": expires_at,
         "iat": issued_at,
         "jti": jti,
         "client_id": client.client_id,
@@ -80,43 +124,52 @@ def issue(
         claims["org_id"] = context.org_id
     if context.actor:
         claims["act"] = context.actor
+    grant_id = context.grant_id
+    if user is not None and grant_id is None:
+        grant_id = new_ordered_id()
+        context.new_grant = True
+    if grant_id:
+        claims["grant_id"] = grant_id
     response: dict[str, Any] = {
         "access_token": keys.sign(claims, client.access_token_signed_alg, typ="at+jwt"),
         "token_type": "Bearer",
-        "expires_in": access_ttl,
+        "expires_in": expires_at - issued_at,
         "scope": scope,
     }
+    if refresh_token:
+        response["refresh_token"] = refresh_token
+    if not context.new_grant or grant_id is None or user is None:
+        return response, None
+    granted = context.granted_scope or scope
+    refresh_expires_at = issued_at + refresh_ttl if refresh_ttl else None
     row = dict(
-        jti=jti,
-        family_id=context.family_id or new_ordered_id(),
+        id=grant_id,
+        root_id=context.root_id or grant_id,
+        parent_id=context.parent_id,
         client_id=client.client_id,
-        user_id=user.id if user else None,
-        grant_type=grant_type,
-        scope=scope,
-        granted_scope=context.granted_scope or scope,
+        user_id=user.id,
+        grant_type=context.origin_grant or grant_type,
+        scope=granted,
         org_id=context.org_id,
         sid=context.sid,
+        offline=OFFLINE in granted.split(),
         auth_time=context.auth_time,
         actor=context.actor,
-        issued_at=issued_at,
-        expires_at=issued_at + access_ttl,
+        created_at=issued_at,
+        expires_at=max(expires_at, refresh_expires_at or 0),
+        revoked_at=None,
+        refresh_digest=opaque.digest(refresh_token) if refresh_token else None,
+        refresh_expires_at=refresh_expires_at,
+        rotated_at=issued_at if refresh_token else None,
     )
-    if refresh_ttl:
-        refresh_token = opaque.generate_opaque_token()
-        response["refresh_token"] = refresh_token
-        row.update(refresh_digest=opaque.digest(refresh_token),
-                   refresh_expires_at=issued_at + refresh_ttl)
     return response, row
 
 
-INSERT = Token.__table__.insert()
+INSERT = Grant.__table__.insert()
 
 
-def save(row: dict[str, Any]) -> None:
-    """Insert the issuance in the current transaction.
-
-    A plain table INSERT with bound parameters: the ORM's unit of work, or
-    ``insert(Token).values(...)`` with its per-value coercion and cache key,
-    cost more than the rest of a client_credentials request.
-    """
-    db.session.execute(INSERT, row)
+def save(row: dict[str, Any] | None) -> None:
+    """Insert the grant an issuance created, in the current transaction (a plain
+    table INSERT: the ORM's unit of work would cost more than the rest)."""
+    if row is not None:
+        db.session.execute(INSERT, row)

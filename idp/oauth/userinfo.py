@@ -17,8 +17,8 @@ from typing import Any
 from authlib.oauth2.rfc6750 import InvalidTokenError
 from flask import current_app
 
-from ..models import Token, User, by_key
 from ..services import orgs
+from ..services.grants import ActiveToken
 from .claims import group_claims, user_claims, wants_groups
 
 
@@ -28,8 +28,8 @@ def instance_id() -> str:
     return f"ins_{digest[:24]}"
 
 
-def userinfo(token: Token) -> dict[str, Any]:
-    user = by_key(User, token.user_id) if token.user_id else None
+def userinfo(token: ActiveToken) -> dict[str, Any]:
+    user = token.user
     if user is None or user.disabled:
         raise InvalidTokenError("The token's user no longer exists or is disabled.")
     scopes = set(token.scope.split())

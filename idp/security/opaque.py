@@ -6,6 +6,7 @@ none (ASVS 5.0 6.5.2) and a KDF would cap token throughput at a few dozen
 requests per second.
 """
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -32,3 +33,8 @@ def verify(secret: str, stored_digest: str | None) -> bool:
 def generate_opaque_token() -> str:
     """Codes and refresh tokens: 256 bits, URL-safe."""
     return secrets.token_urlsafe(32)
+
+
+def urlsafe(data: bytes) -> str:
+    """Bytes as an opaque token's characters (base64url, no padding)."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")

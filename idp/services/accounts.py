@@ -9,7 +9,7 @@ from sqlalchemy import func, or_, select
 from ..extensions import db
 from ..models import User
 from ..security import passwords
-from . import ServiceError, sessions
+from . import ServiceError, grants, sessions
 from .audit import Origin, record
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,149}$")
@@ -82,7 +82,9 @@ def authenticate(identifier: str, password: str, origin: Origin | None = None) -
 
 def change_password(user: User, current: str, new: str, *, keep_sid: str | None,
                     origin: Origin | None = None) -> None:
-    """Set a new password and end every other session of the user (ASVS 7.4.3)."""
+    """Set a new password; end every other session of the user (ASVS 7.4.3) and revoke
+    every grant but the changing session's: refresh tokens of the password grant
+    and of ``offline_access`` included."""
     if not passwords.verify_password(user.password_hash, current):
         record("password.change_failed", origin, user_id=user.id)
         raise ServiceError("The current password is wrong.")
@@ -90,4 +92,5 @@ def change_password(user: User, current: str, new: str, *, keep_sid: str | None,
         raise ServiceError(f"The new password {problem}.")
     user.password_hash = passwords.hash_password(new)
     sessions.end_all_for_user(user.id, keep_sid=keep_sid, origin=origin)
-    record("password.changed", origin, user_id=user.id)
+    revoked = grants.all_of_user(user.id, but_sid=keep_sid)
+    record("password.changed", origin, user_id=user.id, grants_revoked=revoked)

@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from ..clock import now
 from ..extensions import db
-from ..models import Client, Consent, Token, User
-from . import revocation
+from ..models import Client, Consent, User
+from . import grants
 from .audit import Origin, record
 
 
@@ -40,11 +40,12 @@ def of_user(user: User) -> list[tuple[Consent, Client]]:
 
 
 def revoke(user: User, client_id: str, origin: Origin | None = None) -> bool:
-    """Withdraw consent and revoke every token the client holds for the user."""
+    """Withdraw consent and revoke every token the client holds for the user, and
+    what other clients exchanged them for."""
     consent = db.session.get(Consent, (user.id, client_id))
     if consent is None:
         return False
     db.session.delete(consent)
-    revocation.revoke(Token.user_id == user.id, Token.client_id == client_id)
+    grants.of_user_at_client(user.id, client_id)
     record("consent.revoked", origin, user_id=user.id, client_id=client_id)
     return True

@@ -1,12 +1,16 @@
-"""Purging what has expired, in small batches so traffic is never locked out."""
+"""Purging what has expired, in small batches so traffic is never locked out.
+
+The command line runs it (``flask idp purge``), committing after each batch: a
+long job, not a request.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, or_, select
 
 from ..clock import now
 from ..extensions import db
-from ..models import AuthorizationCode, LoginSession, Token
+from ..models import AuthorizationCode, Grant, Interaction, LoginSession, RevokedToken
 
 BATCH = 1000
 
@@ -23,12 +27,15 @@ def _purge(model, key, condition) -> int:
 
 
 def purge() -> dict[str, int]:
+    """Delete expired codes, grants (with their used refresh tokens), revoked-token
+    entries, interactions and login sessions."""
     at = now()
     return {
         "codes": _purge(AuthorizationCode, AuthorizationCode.id,
                         AuthorizationCode.expires_at < at),
-        "tokens": _purge(Token, Token.jti,
-                         func.coalesce(Token.refresh_expires_at, Token.expires_at) < at),
+        "grants": _purge(Grant, Grant.id, Grant.expires_at < at),
+        "revoked tokens": _purge(RevokedToken, RevokedToken.jti, RevokedToken.expires_at < at),
+        "interactions": _purge(Interaction, Interaction.id, Interaction.expires_at < at),
         "sessions": _purge(LoginSession, LoginSession.sid,
                            or_(LoginSession.expires_at < at, LoginSession.ended_at.isnot(None))),
     }

@@ -8,9 +8,9 @@ from sqlalchemy import select, update
 
 from ..clock import now
 from ..extensions import db
-from ..models import LoginSession, Token, User
+from ..models import LoginSession, User
+from . import grants
 from .audit import Origin, record
-from .revocation import revoke
 
 
 def start(
@@ -50,10 +50,10 @@ def load_active(sid: str) -> LoginSession | None:
 
 
 def end(sid: str, origin: Origin | None = None, user_id: str | None = None) -> None:
-    """End the session and revoke the tokens bound to it.
+    """End the session and revoke the grants (and so the tokens) bound to it.
 
-    Tokens granted ``offline_access`` outlive the browser session on purpose
-    (OIDC Core §11); everything else issued in the session dies with it.
+    Grants of ``offline_access`` outlive the browser session on purpose (OIDC
+    Core §11); everything else issued in the session dies with it.
     """
     at = now()
     ended = db.session.execute(
@@ -63,7 +63,7 @@ def end(sid: str, origin: Origin | None = None, user_id: str | None = None) -> N
     )
     if ended.rowcount == 0:
         return
-    revoke(Token.sid == sid, ~Token.granted_scope.contains("offline_access"))
+    grants.end_of_session(sid)
     record("logout", origin, user_id=user_id, sid=sid)
 
 

@@ -1,4 +1,5 @@
-"""The account page: sessions, the applications one has allowed, the password."""
+"""The account page: sessions, the applications one has allowed (and those acting for
+one through another), the password."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from ..forms.auth import ActionForm, ChangePasswordForm
-from ..services import ServiceError, accounts, consent, sessions
+from ..services import ServiceError, accounts, audit, consent, grants, sessions
 from ._request import origin, see_other, signed_in
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -18,6 +19,7 @@ def _page(password_form: ChangePasswordForm | None = None, message: str | None =
     return render_template(
         "account/index.html", user=user, current=login_session,
         sessions=sessions.active_for_user(user.id), consents=consent.of_user(user),
+        acting=grants.acting_for(user.id),
         password_form=password_form or ChangePasswordForm(), action=ActionForm(),
         message=message, error=error,
     ), status
@@ -26,7 +28,9 @@ def _page(password_form: ChangePasswordForm | None = None, message: str | None =
 @bp.get("")
 @login_required
 def index():
-    return _page(message={"password": "Your password was changed. Other sessions were ended.",
+    return _page(message={"password": "Your password was changed. Your other sessions were "
+                                      "ended, and applications signed in with the old password "
+                                      "must sign in again.",
                           "revoked": "Access withdrawn.",
                           "ended": "Session ended."}.get(request.args.get("done", "")))
 
@@ -69,3 +73,17 @@ def end_session(sid: str):
     if sid == current.sid:
         return redirect(url_for("auth.logout"))
     return see_other(url_for("account.index", done="ended"))
+
+
+@bp.post("/acting/<grant_id>/revoke")
+@login_required
+def revoke_acting(grant_id: str):
+    """Stop an application acting for the user (a token exchange) and what it derived."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    user, _ = signed_in()
+    if grant_id not in {g.id for g, _actor, _subject in grants.acting_for(user.id)}:
+        abort(404)
+    grants.revoke_grant(grant_id)
+    audit.record("token.exchange_revoked", origin(), user_id=user.id, grant_id=grant_id)
+    return see_other(url_for("account.index", done="revoked"))

@@ -122,3 +122,41 @@ def test_cannot_end_someone_elses_session(app, alice, make_user, oauth, client):
     response = post_form(client, f"/account/sessions/{bob_sid}/end", account_page(client))
     assert response.status_code == 404
     assert "signed in as" in bobs.get("/").get_data(True)
+
+
+def test_a_password_change_revokes_every_grant_but_this_sessions(app, alice, oauth, client,
+                                                                  make_client, endpoint, web):
+    """Refresh tokens of the password grant and of offline_access die with the old
+    password; the session that changed it keeps its own."""
+    from tests.helpers import REDIRECT_URI, get_code
+    pw = make_client("pw", grant_types=["password", "refresh_token"], redirect_uris=[],
+                     scope="openid offline_access")
+    by_password = endpoint.ok({"grant_type": "password", "username": "alice",
+                               "password": PASSWORD, "scope": "openid offline_access"},
+                              "pw", pw.client_secret)
+    from flask.testing import FlaskClient
+
+    from tests.helpers import OAuthClient
+    elsewhere = OAuthClient(FlaskClient(app, use_cookies=True))
+    assert elsewhere.login("alice", PASSWORD).status_code == 303
+    offline_code = get_code(elsewhere, scope="openid offline_access")
+    offline = endpoint.ok({"grant_type": "authorization_code", "code": offline_code,
+                           "redirect_uri": REDIRECT_URI}, "web", web.client_secret)
+    assert oauth.login("alice", PASSWORD).status_code == 303
+    own = endpoint.ok({"grant_type": "authorization_code", "code": get_code(oauth),
+                       "redirect_uri": REDIRECT_URI}, "web", web.client_secret)
+
+    response = post_form(client, "/account/password", account_page(client),
+                         current_password=PASSWORD, new_password="a brand new passphrase",
+                         confirm_password="a brand new passphrase")
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(True)
+    assert "must sign in again" in page  # the page says what happened
+
+    def refreshes(body, client_id, secret):
+        return endpoint.post({"grant_type": "refresh_token",
+                              "refresh_token": body["refresh_token"]}, client_id, secret)
+
+    assert refreshes(by_password, "pw", pw.client_secret).status_code == 400
+    assert refreshes(offline, "web", web.client_secret).status_code == 400
+    assert refreshes(own, "web", web.client_secret).status_code == 200

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from idp.extensions import db
-from idp.models import AuditEvent, AuthorizationCode, Consent, LoginSession, Token
+from idp.models import AuditEvent, AuthorizationCode, Consent, Grant, LoginSession, RevokedToken
 from tests.helpers import basic
 
 MACHINE = ["/oauth/token", "/oauth/introspect", "/oauth/revoke"]
@@ -24,7 +24,8 @@ def snapshot(app):
     def counts():
         with app.app_context():
             return {m.__tablename__: db.session.query(m).count()
-                    for m in (Token, AuthorizationCode, LoginSession, Consent)}
+                    for m in (Grant, RevokedToken, AuthorizationCode, LoginSession,
+                                      Consent)}
     return counts
 
 

@@ -7,9 +7,9 @@ import time
 import pytest
 
 from idp.extensions import db
-from idp.models import AuditEvent, Consent, Token, User
+from idp.models import AuditEvent, Consent, Grant, User
 from tests.conftest import PASSWORD, REDIRECT_URI
-from tests.functional.test_token import assert_json_error, get_code
+from tests.helpers import assert_json_error, basic, get_code
 
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
@@ -54,6 +54,67 @@ def test_refresh_reuse_revokes_the_whole_family(code_tokens, endpoint, web, clie
         assert events[0].details["kind"] == "refresh_token"
 
 
+def test_two_refreshes_at_once_revoke_the_family_by_default(code_tokens, endpoint, web):
+    first = code_tokens()
+    winner = endpoint.ok({"grant_type": "refresh_token",
+                          "refresh_token": first["refresh_token"]}, "web", web.client_secret)
+    assert_json_error(refresh(endpoint, web, first["refresh_token"]), 400, "invalid_grant")
+    assert_json_error(refresh(endpoint, web, winner["refresh_token"]), 400, "invalid_grant")
+
+
+@pytest.fixture
+def graceful(make_app):
+    """A provider with a ten-second refresh grace window, and a first code redemption."""
+    from idp.services import accounts, clients
+    from tests.helpers import OAuthClient, Tokens
+
+    app = make_app(REFRESH_GRACE_SECONDS=10)
+    with app.app_context():
+        accounts.create_user("alice", "alice@example.com", PASSWORD)
+        web = clients.create_client("web app", client_id="web", redirect_uris=[REDIRECT_URI],
+                                    scope="openid offline_access")
+        db.session.commit()
+    oauth, endpoint = OAuthClient(app.test_client()), Tokens(app.test_client())
+    assert oauth.login("alice", PASSWORD).status_code == 303
+    first = endpoint.ok({"grant_type": "authorization_code", "code": get_code(
+        oauth, scope="openid offline_access"), "redirect_uri": REDIRECT_URI}, "web",
+        web.client_secret)
+    return endpoint, web, first
+
+
+def test_within_the_grace_window_a_retried_refresh_gets_the_same_new_tokens(graceful):
+    endpoint, web, first = graceful
+    rotate = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+    one = endpoint.ok(rotate, "web", web.client_secret)
+    again = endpoint.ok(rotate, "web", web.client_secret)  # a retry, or a second tab
+    assert again["refresh_token"] == one["refresh_token"]
+    assert again["claims"]["jti"] == one["claims"]["jti"]
+    assert again["claims"]["iat"] == one["claims"]["iat"]
+    assert again["access_token"] == one["access_token"]  # Ed25519 signs deterministically
+    # The family goes on as one: the successor rotates normally.
+    two = endpoint.ok({"grant_type": "refresh_token", "refresh_token": one["refresh_token"]},
+                      "web", web.client_secret)
+    assert two["refresh_token"] != one["refresh_token"]
+    # Once the successor was used, the old token is a replay again, grace or not.
+    assert_json_error(endpoint.post(rotate, "web", web.client_secret), 400, "invalid_grant")
+    assert_json_error(endpoint.post({"grant_type": "refresh_token",
+                                     "refresh_token": two["refresh_token"]}, "web",
+                                    web.client_secret), 400, "invalid_grant")
+
+
+def test_after_the_grace_window_a_replayed_refresh_revokes_the_family(graceful, monkeypatch):
+    endpoint, web, first = graceful
+    rotate = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+    one = endpoint.ok(rotate, "web", web.client_secret)
+    later = time.time() + 11
+    monkeypatch.setattr("idp.oauth.grants.refresh_token.now", lambda: int(later))
+    assert_json_error(endpoint.post(rotate, "web", web.client_secret), 400, "invalid_grant")
+    monkeypatch.undo()
+    assert_json_error(endpoint.post({"grant_type": "refresh_token",
+                                     "refresh_token": one["refresh_token"]}, "web",
+                                    web.client_secret), 400, "invalid_grant")
+
+
 def test_refresh_reuse_leaves_other_families_alone(code_tokens, endpoint, web):
     one, two = code_tokens(), code_tokens()
     endpoint.ok({"grant_type": "refresh_token", "refresh_token": one["refresh_token"]},
@@ -86,7 +147,7 @@ def test_refresh_cannot_widen_the_scope(code_tokens, endpoint, web):
 def test_expired_refresh_token_is_invalid_grant(code_tokens, endpoint, web, app):
     first = code_tokens()
     with app.app_context():
-        db.session.query(Token).update({"refresh_expires_at": int(time.time()) - 1})
+        db.session.query(Grant).update({"refresh_expires_at": int(time.time()) - 1})
         db.session.commit()
     assert_json_error(refresh(endpoint, web, first["refresh_token"]), 400, "invalid_grant")
 
@@ -326,6 +387,15 @@ def test_delegation_scope_wider_than_the_subjects_is_invalid_scope(code_tokens, 
     assert_json_error(response, 400, "invalid_scope")
 
 
+def decode(token: str) -> dict:
+    """A JWT's claims, unverified (the tests verify elsewhere; this only reads ``exp``)."""
+    import base64
+    import json
+
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
 def _tampered(token: str) -> str:
     head, payload, signature = token.split(".")
     return f"{head}.{payload}.{signature[:-4]}AAAA"
@@ -333,16 +403,15 @@ def _tampered(token: str) -> str:
 
 @pytest.mark.parametrize("kind", ["revoked", "expired", "tampered", "malformed", "client"])
 def test_bad_subject_tokens_are_invalid_grant(code_tokens, endpoint, delegate, app, kind,
-                                              make_client, monkeypatch):
+                                              make_client, monkeypatch, web):
     subject = code_tokens()["access_token"]
     if kind == "revoked":
-        with app.app_context():
-            db.session.query(Token).update({"revoked_at": 1})
-            db.session.commit()
+        revoked = endpoint.http.post("/oauth/revoke", data={"token": subject},
+                                     headers=basic("web", web.client_secret))
+        assert revoked.status_code == 200
     elif kind == "expired":
-        with app.app_context():
-            db.session.query(Token).update({"expires_at": 1})
-            db.session.commit()
+        expiry = decode(subject)["exp"]
+        monkeypatch.setattr("idp.oauth.bearer.now", lambda: expiry)  # the moment it expires
     elif kind == "tampered":
         subject = _tampered(subject)
     elif kind == "malformed":
@@ -402,10 +471,11 @@ def test_access_token_validity_seconds_only_shortens(endpoint, service, requeste
 def test_refresh_token_validity_seconds_only_shortens(code_tokens, app, requested, expected):
     body = code_tokens(refreshTokenValiditySeconds=requested, accessTokenValiditySeconds="120")
     assert body["expires_in"] == 120
+    assert body["claims"]["exp"] - body["claims"]["iat"] == 120
     with app.app_context():
-        row = db.session.get(Token, body["claims"]["jti"])
-        assert row.refresh_expires_at - row.issued_at == expected
-        assert row.expires_at - row.issued_at == 120
+        grant = db.session.get(Grant, body["claims"]["grant_id"])
+        assert grant.refresh_expires_at - grant.created_at == expected
+        assert grant.expires_at - grant.created_at == max(expected, 120)
 
 
 def test_lifetimes_apply_on_refresh_too(code_tokens, endpoint, web):

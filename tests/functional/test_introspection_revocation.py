@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from idp.extensions import db
-from idp.models import AuditEvent, Token
-from tests.functional.test_token import assert_json_error
-from tests.helpers import basic
+from idp.models import AuditEvent, Grant, RevokedToken
+from tests.helpers import assert_json_error, basic
 
 
 def introspect(client, token, client_id="web", secret=None, **extra):
@@ -146,13 +145,13 @@ def test_revocation_needs_client_authentication(client, code_tokens, app):
     response = client.post("/oauth/revoke", data={"token": body["access_token"]})
     assert_json_error(response, 401, "invalid_client")
     with app.app_context():
-        assert db.session.query(Token).filter(Token.revoked_at.isnot(None)).count() == 0
+        assert db.session.query(RevokedToken).count() == 0
+        assert db.session.query(Grant).filter(Grant.revoked_at.isnot(None)).count() == 0
 
 
 def test_public_client_revokes_its_own_token(client, make_client, oauth, alice):
     from tests.conftest import PASSWORD, REDIRECT_URI
-    from tests.functional.test_token import get_code
-    from tests.helpers import pkce_pair
+    from tests.helpers import get_code, pkce_pair
     make_client("spa", auth_method="none", skip_consent=True)
     assert oauth.login("alice", PASSWORD).status_code == 303
     verifier, challenge = pkce_pair()

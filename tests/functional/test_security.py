@@ -13,7 +13,7 @@ from joserfc import jwt
 from joserfc.jwk import OKPKey, RSAKey
 
 from idp.extensions import db
-from idp.models import AuditEvent, AuthorizationCode, Consent, LoginSession, Token
+from idp.models import AuditEvent, AuthorizationCode, Consent, Grant, LoginSession, RevokedToken
 from idp.oauth import keys
 from tests.helpers import (
     PASSWORD,
@@ -37,7 +37,8 @@ def b64(data: bytes | dict) -> str:
 def row_counts(app) -> dict[str, int]:
     with app.app_context():
         return {model.__tablename__: db.session.query(model).count()
-                for model in (Token, AuthorizationCode, LoginSession, Consent)}
+                for model in (Grant, RevokedToken, AuthorizationCode, LoginSession,
+                              Consent)}
 
 
 # -- 1. browser session safety ------------------------------------------------------------

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from idp.extensions import db
-from idp.models import AuthorizationCode, Token, User
+from idp.models import AuthorizationCode, Grant, User
 from tests.helpers import (
     ISSUER,
     PASSWORD,
@@ -235,7 +235,7 @@ def test_satellite_host_is_403_access_denied(signed_in, client, clerk, app, meth
         response = client.open(path, method=method, headers=headers)
     assert_json_body_error(response, 403, "access_denied")
     with app.app_context():
-        assert db.session.query(Token).count() == 1  # nothing issued on the satellite
+        assert db.session.query(Grant).count() == 1  # nothing issued on the satellite
         assert db.session.query(AuthorizationCode).filter(
             AuthorizationCode.used_at.is_(None)).count() == 1
     # The same code still works on the IdP's own host.
@@ -372,22 +372,23 @@ def test_userinfo_private_metadata_with_its_scope_alone(client, access_token):
 
 
 def _expired(app, token: str) -> str:
+    """The token's grant has expired (its signature and ``exp`` are still good)."""
     with app.app_context():
-        db.session.query(Token).update({"expires_at": int(time.time()) - 1})
+        db.session.query(Grant).update({"expires_at": int(time.time()) - 1})
         db.session.commit()
     return token
 
 
 def _revoked(app, token: str) -> str:
     with app.app_context():
-        db.session.query(Token).update({"revoked_at": int(time.time())})
+        db.session.query(Grant).update({"revoked_at": int(time.time())})
         db.session.commit()
     return token
 
 
 @pytest.mark.parametrize("how", ["GET header", "POST header", "POST body"])
 @pytest.mark.parametrize("kind", ["missing", "garbage", "tampered", "revoked",
-                                  "expired in the database", "another issuer's"])
+                                  "grant expired in the database", "another issuer's"])
 def test_userinfo_without_a_valid_token_is_401(client, access_token, app, how, kind):
     token = access_token()
     if kind == "missing":
@@ -402,7 +403,7 @@ def test_userinfo_without_a_valid_token_is_401(client, access_token, app, how, k
             token = f"{head}.{payload}.{signature[:-6]}AAAAAA"
         elif kind == "revoked":
             token = _revoked(app, token)
-        elif kind == "expired in the database":
+        elif kind == "grant expired in the database":
             token = _expired(app, token)
         else:
             from joserfc import jwt

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from idp.extensions import db
-from idp.models import LoginSession, Token
+from idp.models import Grant, LoginSession
 from tests.helpers import (
     ISSUER,
     PASSWORD,
@@ -143,8 +143,9 @@ def assert_privx_token(http, response, client_id: str, scope: str) -> tuple[dict
 
 
 def token_count(app) -> int:
+    """Grants recorded: one per user issuance (a refusal records none)."""
     with app.app_context():
-        return db.session.query(Token).count()
+        return db.session.query(Grant).count()
 
 
 # -- the OAuth domains at the token endpoint --------------------------------------------

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from idp.extensions import db
-from idp.models import AuthorizationCode, Token
+from idp.models import AuthorizationCode, Grant, RevokedToken
 from tests.conftest import ISSUER, PASSWORD, REDIRECT_URI
 from tests.helpers import assert_json_error, get_code, pkce_pair, verify_jwt
 
@@ -131,15 +131,16 @@ def test_no_id_token_without_openid(signed_in, web):
     assert "id_token" not in body
 
 
-def test_tokens_are_recorded_by_jti_with_only_a_refresh_digest(signed_in, web, app):
+def test_a_redemption_records_its_grant_with_only_a_refresh_digest(signed_in, web, app):
     code = get_code(signed_in)
     body = signed_in.exchange(code, "web", web.client_secret, redirect_uri=REDIRECT_URI).get_json()
     _, access = verify_jwt(body["access_token"], signed_in.jwks(), ["Ed25519"])
     with app.app_context():
-        row = db.session.get(Token, access["jti"])
-        assert row is not None
-        assert row.refresh_digest
-        assert body["refresh_token"] not in row.refresh_digest
+        [grant] = db.session.query(Grant).all()
+        assert access["grant_id"] == grant.id
+        assert grant.refresh_digest
+        assert body["refresh_token"] not in grant.refresh_digest
+        assert db.session.query(RevokedToken).count() == 0
         codes = db.session.query(AuthorizationCode).all()
         assert len(codes) == 1
         assert code not in codes[0].code_digest

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from idp.extensions import db
-from idp.models import Token, User
+from idp.models import Grant, User
 from tests.conftest import PASSWORD, REDIRECT_URI
-from tests.functional.test_token import get_code
+from tests.helpers import get_code
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ def test_tampered_token_is_401(client, tokens):
 def test_revoked_token_is_401(client, tokens, app):
     token = tokens()["access_token"]
     with app.app_context():
-        db.session.query(Token).update({"revoked_at": 1})
+        db.session.query(Grant).update({"revoked_at": 1})
         db.session.commit()
     assert_invalid_token(client.get("/oauth/userinfo",
                                     headers={"Authorization": f"Bearer {token}"}))

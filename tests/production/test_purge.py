@@ -1,10 +1,12 @@
-"""``flask idp purge``: expired codes, tokens and sessions go, in batches, traffic goes on.
+"""``flask idp purge``: what expired goes, in batches, and traffic goes on.
 
 What counts as expired:
 - a code: ``expires_at`` has passed (used or not);
-- a token: its refresh token has expired, or, without one, its access token
-  (a refresh token outlives its access token; a revoked but unexpired token
-  stays, it is still needed to recognise a replay);
+- a grant: ``expires_at`` has passed, the expiry of the last token it issued
+  (a revoked but unexpired grant stays: it is still needed to recognise a
+  replay, and its used refresh tokens go with it);
+- a revoked-token entry: the access token it names has expired;
+- an interaction: ``expires_at`` has passed;
 - a login session: ``expires_at`` has passed, or it was ended (signed out).
 
 Between batches each transaction is committed: another connection writes
@@ -24,7 +26,14 @@ from sqlalchemy.orm import Session
 
 from idp.clock import now
 from idp.extensions import db
-from idp.models import AuthorizationCode, LoginSession, Token
+from idp.models import (
+    AuthorizationCode,
+    Grant,
+    Interaction,
+    LoginSession,
+    RevokedToken,
+    UsedRefreshToken,
+)
 from idp.services import housekeeping
 
 BATCH = 2
@@ -39,16 +48,29 @@ def code(client_id: str, user_id: str, expires_in: int, used: bool = False) -> d
             "expires_at": at + expires_in, "used_at": at - 30 if used else None}
 
 
-def token(client_id: str, user_id: str, access_in: int, refresh_in: int | None = None,
-          revoked: bool = False) -> Token:
+def grant(client_id: str, user_id: str, expires_in: int, revoked: bool = False) -> Grant:
     at = now()
-    return Token(jti=secrets.token_urlsafe(16), family_id=secrets.token_hex(16),
-                 client_id=client_id, user_id=user_id, grant_type="authorization_code",
-                 scope="openid", granted_scope="openid", issued_at=at - 7200,
-                 expires_at=at + access_in,
-                 refresh_digest=secrets.token_hex(32) if refresh_in is not None else None,
-                 refresh_expires_at=at + refresh_in if refresh_in is not None else None,
-                 revoked_at=at - 10 if revoked else None)
+    grant_id = secrets.token_hex(16)
+    return Grant(id=grant_id, root_id=grant_id, client_id=client_id, user_id=user_id,
+                 grant_type="authorization_code", scope="openid", offline=False,
+                 created_at=at - 7200, expires_at=at + expires_in,
+                 refresh_digest=secrets.token_hex(32), refresh_expires_at=at + expires_in,
+                 rotated_at=at - 7200, revoked_at=at - 10 if revoked else None)
+
+
+def used(of: Grant) -> UsedRefreshToken:
+    return UsedRefreshToken(digest=secrets.token_hex(32), grant_id=of.id, used_at=now() - 7200)
+
+
+def revoked_token(expires_in: int) -> RevokedToken:
+    return RevokedToken(jti=secrets.token_urlsafe(16), expires_at=now() + expires_in)
+
+
+def interaction(client_id: str, expires_in: int) -> Interaction:
+    at = now()
+    return Interaction(id=secrets.token_urlsafe(24), browser="b", client_id=client_id,
+                       params=[["client_id", client_id]], began_at=at - 600,
+                       expires_at=at + expires_in, org_chosen=False, consented=False)
 
 
 def login_session(user_id: str, expires_in: int, ended: bool = False) -> LoginSession:
@@ -65,24 +87,32 @@ def test_purge_removes_exactly_what_expired_in_batches(app, runner, alice, web, 
         expired_codes = [code(client_id, user_id, PAST) for _ in range(4)]
         expired_codes.append(code(client_id, user_id, PAST, used=True))
         live_codes = [code(client_id, user_id, FUTURE), code(client_id, user_id, FUTURE, True)]
-        expired_tokens = [token(client_id, user_id, PAST) for _ in range(3)]
-        expired_tokens += [token(client_id, user_id, PAST, PAST) for _ in range(2)]
-        live_tokens = [
-            token(client_id, user_id, PAST, FUTURE),  # the refresh token still works
-            token(client_id, user_id, PAST, FUTURE),
-            token(client_id, user_id, FUTURE),  # an access token without refresh token
-            token(client_id, user_id, FUTURE, FUTURE, revoked=True),  # kept for reuse checks
-        ]
+        expired_grants = [grant(client_id, user_id, PAST) for _ in range(4)]
+        expired_grants.append(grant(client_id, user_id, PAST, revoked=True))
+        live_grants = [grant(client_id, user_id, FUTURE) for _ in range(3)]
+        live_grants.append(grant(client_id, user_id, FUTURE, revoked=True))  # for replays
+        used_tokens = [used(expired_grants[0]), used(live_grants[0])]
+        expired_revocations = [revoked_token(PAST) for _ in range(3)]
+        live_revocations = [revoked_token(FUTURE)]
+        expired_interactions = [interaction(client_id, PAST) for _ in range(2)]
+        live_interactions = [interaction(client_id, FUTURE)]
         expired_sessions = [login_session(user_id, PAST) for _ in range(3)]
         expired_sessions.append(login_session(user_id, FUTURE, ended=True))  # signed out
         live_sessions = [login_session(user_id, FUTURE) for _ in range(2)]
 
         db.session.execute(insert(AuthorizationCode), expired_codes + live_codes)
-        db.session.add_all(expired_tokens + live_tokens + expired_sessions + live_sessions)
+        db.session.add_all(expired_grants + live_grants + expired_sessions + live_sessions
+                           + expired_revocations + live_revocations + expired_interactions
+                           + live_interactions)
+        db.session.flush()
+        db.session.add_all(used_tokens)
         db.session.commit()
         kept = {
             "codes": {c["id"] for c in live_codes},
-            "tokens": {t.jti for t in live_tokens},
+            "grants": {g.id for g in live_grants},
+            "used": {used_tokens[1].digest},
+            "revoked": {r.jti for r in live_revocations},
+            "interactions": {i.id for i in live_interactions},
             "sessions": {s.sid for s in live_sessions},
         }
         database_url = db.engine.url
@@ -115,26 +145,34 @@ def test_purge_removes_exactly_what_expired_in_batches(app, runner, alice, web, 
         other.dispose()
 
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "5 codes, 5 tokens, 4 sessions deleted"
+    assert result.output.strip() == ("5 codes, 5 grants, 3 revoked tokens, 2 interactions, "
+                                     "4 sessions deleted")
 
     # Several batches per table, each at most BATCH rows, each committed on its own.
     assert deletes == {"authorization_codes": math.ceil(5 / BATCH),
-                       "tokens": math.ceil(5 / BATCH),
+                       "grants": math.ceil(5 / BATCH),
+                       "revoked_tokens": math.ceil(3 / BATCH),
+                       "interactions": math.ceil(2 / BATCH),
                        "login_sessions": math.ceil(4 / BATCH)}
     assert len(written) >= sum(deletes.values())
 
     with app.app_context():
         codes = set(db.session.scalars(select(AuthorizationCode.id)))
         assert codes == kept["codes"] | set(written)  # what was written meanwhile stays
-        assert set(db.session.scalars(select(Token.jti))) == kept["tokens"]
+        assert set(db.session.scalars(select(Grant.id))) == kept["grants"]
+        # A grant's used refresh tokens go with it.
+        assert set(db.session.scalars(select(UsedRefreshToken.digest))) == kept["used"]
+        assert set(db.session.scalars(select(RevokedToken.jti))) == kept["revoked"]
+        assert set(db.session.scalars(select(Interaction.id))) == kept["interactions"]
         assert set(db.session.scalars(select(LoginSession.sid))) == kept["sessions"]
 
     # Nothing left to do: a second run deletes nothing.
     again = runner.invoke(args=["idp", "purge"])
     assert again.exit_code == 0, again.output
-    assert again.output.strip() == "0 codes, 0 tokens, 0 sessions deleted"
+    assert again.output.strip() == ("0 codes, 0 grants, 0 revoked tokens, 0 interactions, "
+                                    "0 sessions deleted")
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Token)) == len(kept["tokens"])
+        assert db.session.scalar(select(func.count()).select_from(Grant)) == len(kept["grants"])
 
 
 @pytest.mark.parametrize("batch", [1, 1000])
@@ -145,9 +183,10 @@ def test_purge_counts_do_not_depend_on_the_batch_size(app, runner, alice, web, m
         user_id, client_id = alice.id, web.client.client_id
         db.session.execute(insert(AuthorizationCode),
                            [code(client_id, user_id, PAST) for _ in range(3)])
-        db.session.add_all([token(client_id, user_id, PAST) for _ in range(2)]
+        db.session.add_all([grant(client_id, user_id, PAST) for _ in range(2)]
                            + [login_session(user_id, PAST)])
         db.session.commit()
     result = runner.invoke(args=["idp", "purge"])
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "3 codes, 2 tokens, 1 sessions deleted"
+    assert result.output.strip() == ("3 codes, 2 grants, 0 revoked tokens, 0 interactions, "
+                                     "1 sessions deleted")

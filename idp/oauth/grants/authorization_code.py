@@ -5,7 +5,8 @@ Rules Authlib does not enforce, enforced here:
   claimed atomically (``UPDATE … WHERE used_at IS NULL … RETURNING``): of two concurrent
   redemptions exactly one wins;
 - a used code is kept until it expires, so a replay is recognised: it gets
-  ``invalid_grant`` and revokes every token issued from the first redemption;
+  ``invalid_grant`` and revokes the grant the first redemption created (its id
+  is the code's), with every token issued from it;
 - ``response_mode`` is validated at the authorization endpoint and the
   response rendered by ``oauth.response_modes`` (with ``iss``);
 - ``request`` and ``request_uri`` are refused (``request_not_supported``,
@@ -33,7 +34,8 @@ from ...clock import now
 from ...extensions import db
 from ...models import AuthorizationCode, User, by_key
 from ...security import opaque
-from ...services import revocation, sessions
+from ...services import grants as grant_rules
+from ...services import sessions
 from .. import id_token, response_modes, tokens
 from .base import IssuesTokens, claim
 
@@ -136,7 +138,7 @@ class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):
         )
         if row is not None and row.used_at is not None:
             # A replay: the first redemption's tokens (the family is the code's id) die.
-            revocation.reuse_detected("authorization_code", family_id=row.id,
+            grant_rules.reuse_detected("authorization_code", grant_id=row.id,
                                       user_id=row.user_id, client_id=row.client_id)
         return None
 
@@ -150,7 +152,8 @@ class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):
         if authorization_code.sid and sessions.load_active(authorization_code.sid) is None:
             raise InvalidGrantError("The sign-in this code came from has ended.")
         self.request.token_context = tokens.Context(
-            family_id=authorization_code.id,
+            grant_id=authorization_code.id,
+            new_grant=True,
             sid=authorization_code.sid,
             org_id=authorization_code.org_id,
             auth_time=authorization_code.auth_time,

@@ -12,6 +12,7 @@ from ...clock import now
 from ...extensions import db
 from ...models import Client, User
 from .. import id_token, tokens
+from ..adapter import TokenRequest
 from ..claims import is_openid
 
 Model = TypeVar("Model")
@@ -31,14 +32,15 @@ def claim(statement: Update, model: type[Model], **params: Any) -> Model | None:
 class IssuesTokens:
     """Route Authlib's ``generate_token`` through ``oauth.tokens.issue``.
 
-    A grant sets ``request.token_context`` before Authlib asks for a token;
-    the values of its ``Token`` row go on ``request.issued_token`` for ``save_token``.
-    Rules: the scope must be one the client may have (``invalid_scope``
-    otherwise); a refresh token only for clients with the refresh_token grant;
-    the Webex lifetime parameters may only shorten the client's lifetimes.
+    A grant sets ``request.token_context`` before Authlib asks for a token; the
+    ``Grant`` row the issuance creates, if any, goes on ``request.issued_token``
+    for ``save_token``. Rules: the scope must be one the client may have
+    (``invalid_scope`` otherwise); a refresh token only for clients with the
+    refresh_token grant; the Webex lifetime parameters may only shorten the
+    client's lifetimes.
     """
 
-    request: object
+    request: TokenRequest
     GRANT_TYPE: str | None
 
     def generate_token(
@@ -50,12 +52,12 @@ class IssuesTokens:
         include_refresh_token: bool = True,
     ):
         request = self.request
-        client: Client = request.client  # type: ignore[attr-defined]
-        form = request.form  # type: ignore[attr-defined]
+        client: Client = request.client
+        form = request.form
         allowed = client.get_allowed_scope(scope)
         if allowed is None:
             raise InvalidScopeError("The requested scope is not allowed for this client.")
-        context = getattr(request, "token_context", None) or tokens.Context()
+        context = request.token_context or tokens.Context()
         refresh_ttl = None
         if include_refresh_token and client.check_grant_type("refresh_token"):
             refresh_ttl = tokens.shorter(
@@ -72,7 +74,7 @@ class IssuesTokens:
             ),
             refresh_ttl=refresh_ttl,
         )
-        request.issued_token = row  # type: ignore[attr-defined]
+        request.issued_token = row
         return token
 
 
@@ -87,7 +89,7 @@ def add_id_token(grant, response) -> None:
     user = request.user
     if user is None or not is_openid(token.get("scope", "")):
         return
-    context = getattr(request, "token_context", None) or tokens.Context()
+    context = request.token_context or tokens.Context()
     token["id_token"] = id_token.build(
         client=request.client,
         user=user,

@@ -8,11 +8,19 @@ Rules:
 - only for clients created with the grant (``unauthorized_client``);
 - ``subject_token`` is required and ``subject_token_type`` must be
   ``urn:ietf:params:oauth:token-type:access_token`` (``invalid_request``);
-- the subject token must be one of our access tokens, for a user, unexpired
-  and not revoked; anything else (expired, revoked, foreign, malformed, a
+- the subject token must be one of our access tokens, for a user, active
+  (``services.grants``); anything else (expired, revoked, foreign, malformed, a
   client's own token) is ``invalid_grant``;
-- the scope is no wider than the subject token's (``invalid_scope``); when
-  omitted, the subject's scopes the calling client may have;
+- the calling client's organization binding applies: a client bound to an
+  organization takes only tokens for it (``invalid_grant``); the new token's
+  organization is the subject's;
+- the scope is no wider than the subject token's (``invalid_scope``), and
+  never ``offline_access``; when omitted, the subject's scopes the calling
+  client may have;
+- the new token hangs on a grant derived from the subject's: it is revoked
+  with it (consent withdrawn, signed out, a replay), expires no later than
+  the subject token, and is listed on the user's account page; the exchange
+  is an audit event (``token.exchanged``);
 - the new token carries ``act: {"sub": <calling client>}``, nesting any
   earlier actor (RFC 8693 §4.1); no refresh token; the response names
   ``issued_token_type``.
@@ -28,8 +36,11 @@ from authlib.oauth2.rfc6749.errors import (
     UnauthorizedClientError,
 )
 from authlib.oauth2.rfc6749.hooks import hooked
+from flask import request as flask_request
 
-from ...models import Token, User, by_key
+from ...services import audit, grants, orgs
+from ...services.audit import Origin
+from ...services.grants import ActiveToken
 from .. import tokens
 from ..bearer import decode_access_token
 from .base import IssuesTokens
@@ -60,38 +71,49 @@ class TokenExchangeGrant(IssuesTokens, BaseGrant, TokenEndpointMixin):
             raise InvalidRequestError("'actor_token' is not supported; the client is the actor.")
 
         subject = self._subject(subject_token)
-        user = by_key(User, subject.user_id)
-        if user is None or user.disabled:
-            raise InvalidGrantError("The subject token's user is disabled or gone.")
+        user = subject.user
+        assert user is not None
+        assert subject.grant is not None
+        decision = orgs.resolve(client, user, subject.org_id)
+        if decision.refusal or decision.org_id != subject.org_id:
+            raise InvalidGrantError("The subject token is for another organization than the "
+                                    "one this client is bound to.")
 
-        granted = set(subject.scope.split())
+        inherited = [s for s in subject.scope.split() if s != tokens.OFFLINE]
         if requested := self.request.payload.scope:
-            if not set(requested.split()) <= granted:
+            if not set(requested.split()) <= set(inherited):
                 raise InvalidScopeError("The scope is wider than the subject token's.")
-            scope = requested
+            scope = " ".join(dict.fromkeys(requested.split()))
         else:
-            scope = " ".join(s for s in subject.scope.split() if client.allows_scope(s))
+            scope = " ".join(s for s in inherited if client.allows_scope(s))
             if not scope:
                 raise InvalidScopeError("The client may have none of the subject token's scopes.")
 
         actor = {"sub": client.client_id}
-        if subject.actor:
-            actor["act"] = subject.actor
+        if previous := subject.claims.get("act"):
+            actor["act"] = previous
         self.request.user = user
         self.request.scope = scope
         self.request.token_context = tokens.Context(
-            sid=subject.sid, org_id=subject.org_id, auth_time=subject.auth_time, actor=actor
+            root_id=subject.grant.root_id, parent_id=subject.grant.id, new_grant=False,
+            sid=subject.grant.sid, org_id=subject.org_id, auth_time=subject.claims.get("auth_time"),
+            actor=actor, origin_grant=self.GRANT_TYPE, not_after=subject.claims["exp"],
         )
+        audit.record("token.exchanged", Origin.of(flask_request), user_id=user.id,
+                     client_id=client.client_id, subject_client_id=subject.client.client_id,
+                     scope=scope, grant_type=self.GRANT_TYPE)
 
-    @staticmethod
-    def _subject(subject_token: str) -> Token:
+    def _subject(self, subject_token: str) -> ActiveToken:
         claims = decode_access_token(subject_token)
-        row = by_key(Token, claims["jti"]) if claims else None
-        if row is None or not row.is_active():
+        subject = None
+        if claims is not None:
+            subject = grants.active_access_token(
+                claims, self.server.query_client(claims.get("client_id")))
+        if subject is None:
             raise InvalidGrantError("The subject token is invalid, expired or revoked.")
-        if row.user_id is None:
+        if subject.user is None or subject.grant is None:
             raise InvalidGrantError("The subject token must be a user's access token.")
-        return row
+        return subject
 
     @hooked
     def create_token_response(self):
