@@ -22,9 +22,15 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# The access log never has query strings (an id_token_hint, a login_hint...).
+ACCESS_LOG := --access-log --access-log-fmt '%(method)s %(path)s %(status)d "%(header{user-agent})s"' \
+  --log-config logging.json
+
 run: install
 	$(FLASK) idp init --demo
-	$(FLASK) run --host localhost --port 5000
+	@echo "serving http://localhost:5000"
+	$(BIN)/granian --interface wsgi --host 127.0.0.1 --port 5000 --workers 1 \
+	  --blocking-threads $(THREADS) --no-ws $(ACCESS_LOG) app:app
 
 # Debian's chromium drives the browser tests (Playwright cannot download one here),
 # and Debian's nginx is the reverse proxy one live test runs behind.
@@ -52,9 +58,7 @@ serve: install
 	$(FLASK) idp init
 	@echo "serving $$IDP_ISSUER (listening on 0.0.0.0:$(PORT))"
 	$(BIN)/granian --interface wsgi --host 0.0.0.0 --port $(PORT) --workers $(WORKERS) \
-	  --blocking-threads $(THREADS) --no-ws --respawn-failed-workers \
-	  --access-log --access-log-fmt '%(method)s %(path)s %(status)d "%(header{user-agent})s"' \
-	  --log-config logging.json app:app
+	  --blocking-threads $(THREADS) --no-ws --respawn-failed-workers $(ACCESS_LOG) app:app
 
 # The benchmark's load generator is Debian's wrk.
 bench-deps:

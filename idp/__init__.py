@@ -96,6 +96,7 @@ def _init_login(app: Flask) -> None:
         login_session = sessions.load_active(sid)
         if login_session is None:
             return None
+        sessions.seen(login_session)
         user = by_key(User, login_session.user_id)
         if user is not None:
             user.login_session = login_session

@@ -26,6 +26,7 @@ DEFAULTS: dict[str, object] = {
     "CODE_TTL": 60,
     "ID_TOKEN_TTL": 300,
     "LOGIN_SESSION_TTL": 14 * 24 * 3600,
+    "LOGIN_SESSION_IDLE": 24 * 3600,  # a session unused this long ends
     # A refresh token presented again this soon after its rotation, by the same client,
     # returns the same new tokens instead of revoking the grant (0: strict rotation).
     "REFRESH_GRACE_SECONDS": 0,
@@ -38,7 +39,10 @@ DEFAULTS: dict[str, object] = {
     "PROXY_COUNT": 0,
     # Failed attempts allowed (Flask-Limiter notation); successes never count.
     "RATE_LIMIT_LOGIN_IP": "30/minute",
-    "RATE_LIMIT_LOGIN_ACCOUNT": "10/minute;100/hour",
+    "RATE_LIMIT_LOGIN_ACCOUNT": "10/minute;100/hour",  # per account and address
+    # Failures per account (any address) after which each attempt on it is slowed.
+    "RATE_LIMIT_LOGIN_SLOWDOWN": "20/minute",
+    "LOGIN_SLOWDOWN_SECONDS": 1.0,
     "RATE_LIMIT_TOKEN_IP": "60/minute",
 }
 
@@ -105,7 +109,9 @@ def _from_environment() -> dict[str, object]:
         raw = os.environ.get(ENV_PREFIX + name)
         if raw is None:
             continue
-        found[name] = int(raw) if isinstance(DEFAULTS[name], int) else raw
+        default = DEFAULTS[name]
+        found[name] = int(raw) if isinstance(default, int) else \
+            float(raw) if isinstance(default, float) else raw
     return found
 
 

@@ -97,17 +97,15 @@ class Client(db.Model):
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         from ..security.redirects import redirect_uri_matches
 
-        return any(redirect_uri_matches(redirect_uri, r) for r in self.redirect_uris)
+        return any(redirect_uri_matches(redirect_uri, r, native=self.is_public)
+                   for r in self.redirect_uris)
 
     def check_client_secret(self, client_secret: str) -> bool:
         return opaque.verify(client_secret, self.secret_digest)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        # Confidential clients may send their secret either way: refusing
-        # client_secret_post to a client registered for Basic helps no one.
-        if self.is_public:
-            return method == "none"
-        return method in SECRET_AUTH_METHODS
+        # The method it was registered with, and no other (RFC 7591 §2).
+        return method == self.token_endpoint_auth_method
 
     def check_response_type(self, response_type: str) -> bool:
         return response_type == "code" and "authorization_code" in self.grant_types

@@ -26,5 +26,6 @@ class LoginSession(db.Model):
     user_agent: Mapped[str | None] = mapped_column(String(512))
     ip: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[int] = mapped_column(Integer, default=now)
+    last_seen_at: Mapped[int] = mapped_column(Integer, default=now)  # for the idle timeout
     expires_at: Mapped[int] = mapped_column(Integer, index=True)
     ended_at: Mapped[int | None] = mapped_column(Integer)

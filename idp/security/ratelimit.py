@@ -2,14 +2,22 @@
 
 Rules:
 - only failures count (a 4xx answer); a client or person who gets it right
-  is never slowed down, so limits cost honest traffic nothing;
-- /login: per address, and per account name (the account limit spans
-  addresses, against credential stuffing; it is loose, so an attacker cannot
-  lock an owner out for long);
-- the password grant: per account name; the token and introspection
-  endpoints: per address;
-- over the limit: 429 with ``Retry-After``, a page for people and RFC 6749
-  JSON for machines (``errors.py``);
+  is never slowed down by their own past, so limits cost honest traffic nothing;
+- a password check (the login page, the password grant, the account page's
+  current password) is limited per address (``IDP_RATE_LIMIT_LOGIN_IP``) and
+  per account and address together (``IDP_RATE_LIMIT_LOGIN_ACCOUNT``): the
+  guesser is refused, while the owner at an address that has not been failing
+  gets in (OWASP Authentication Cheat Sheet, "account lockout");
+- per account across all addresses a password check is slowed, never refused:
+  past ``IDP_RATE_LIMIT_LOGIN_SLOWDOWN`` failures every attempt on that account
+  first waits ``IDP_LOGIN_SLOWDOWN_SECONDS``, so a guess spread over many
+  addresses gets slow and the owner still gets in;
+- the token, introspection and revocation endpoints: failures per address
+  (``IDP_RATE_LIMIT_TOKEN_IP``);
+- a limit keys on what the endpoint acts on: the form body (a query string at
+  the machine endpoints is refused first), the signed-in user on the account page;
+- over a limit: 429 with ``Retry-After``, a page for people and RFC 6749 JSON
+  for machines (``errors.py``), and a ``login.lockout`` audit event;
 - Redis down: counting falls back to this process's memory, with a warning,
   rather than refusing every request.
 """
@@ -17,10 +25,13 @@ Rules:
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from flask import current_app, request
 from flask_limiter.util import get_remote_address
+from flask_login import current_user
 from limits import parse_many
 from werkzeug.exceptions import HTTPException
 
@@ -28,6 +39,10 @@ from ..extensions import limiter
 from ..services import audit
 
 TOO_MANY = "Too many failed attempts. Wait a little and try again."
+SLOWDOWN_SCOPE = "login-slowdown"
+ADDRESS_SCOPE = "token-ip"  # the token endpoint's per-address limit
+
+T = TypeVar("T")
 
 
 def _setting(name: str) -> Callable[[], str]:
@@ -48,8 +63,20 @@ def _form_value(name: str) -> str:
         return ""
 
 
-def _account() -> str:
-    return "account:" + _form_value("username").strip().lower()[:254]
+def account_name(value: str) -> str:
+    return value.strip().lower()[:254]
+
+
+def _form_account() -> str:
+    return account_name(_form_value("username"))
+
+
+def _signed_in_account() -> str:
+    return account_name(current_user.username) if current_user.is_authenticated else ""
+
+
+def _and_address(account: Callable[[], str]) -> Callable[[], str]:
+    return lambda: f"account:{account()}|{get_remote_address()}"
 
 
 def _not_password_grant() -> bool:
@@ -68,7 +95,7 @@ def _apply(*decorators):
 def _record_lockout(breached) -> None:
     """Audit each request refused by a limit (``login.lockout``); 429 follows."""
     audit.record("login.lockout", audit.Origin.of(request), limit=str(breached.limit),
-                 account=_account().removeprefix("account:") or None, path=request.path)
+                 account=_form_account() or _signed_in_account() or None, path=request.path)
 
 
 def _failures(setting: str, scope: str, key_func: Callable[[], str], **options):
@@ -80,21 +107,60 @@ def _failures(setting: str, scope: str, key_func: Callable[[], str], **options):
 
 login = _apply(
     _failures("LOGIN_IP", "login-ip", get_remote_address, methods=["POST"]),
-    _failures("LOGIN_ACCOUNT", "login-account", _account, methods=["POST"]),
+    _failures("LOGIN_ACCOUNT", "login-account", _and_address(_form_account),
+              methods=["POST"]),
 )
 
-ADDRESS_SCOPE = "token-ip"  # the token endpoint's per-address limit
+password_check = _apply(
+    _failures("LOGIN_IP", "login-ip", get_remote_address, methods=["POST"]),
+    _failures("LOGIN_ACCOUNT", "login-account", _and_address(_signed_in_account),
+              methods=["POST"]),
+)
 
 token = _apply(
     _failures("TOKEN_IP", ADDRESS_SCOPE, get_remote_address),
-    _failures("LOGIN_ACCOUNT", "login-account", _account, exempt_when=_not_password_grant),
+    _failures("LOGIN_ACCOUNT", "login-account", _and_address(_form_account),
+              exempt_when=_not_password_grant),
 )
+
+introspection = _failures("TOKEN_IP", "introspect-ip", get_remote_address)
+revocation = _failures("TOKEN_IP", "revoke-ip", get_remote_address)
 
 
 @functools.lru_cache(maxsize=16)
 def _parsed(limits: str) -> tuple:
-    """A limit setting parsed once, not on every token request."""
+    """A limit setting parsed once, not on every request."""
     return tuple(parse_many(limits))
+
+
+def _keys(scope: str, name: str) -> list[str]:
+    keys = [name, scope]
+    if prefix := current_app.config.get("RATELIMIT_KEY_PREFIX"):
+        keys.insert(0, prefix)
+    return keys
+
+
+def checked_password(account: str, check: Callable[[], T]) -> T:
+    """Run the password ``check`` for ``account``: slowed first when the account is
+    being guessed at, and a failure (a falsy result) counted against the account."""
+    name = account_name(account)
+    limits = _parsed(current_app.config["IDP_RATE_LIMIT_LOGIN_SLOWDOWN"])
+    keys = _keys(SLOWDOWN_SCOPE, name)
+    try:
+        targeted = limiter.enabled and not all(limiter.limiter.test(item, *keys)
+                                               for item in limits)
+    except Exception:
+        targeted = False  # the storage cannot answer: no slow-down rather than an error
+    if targeted:
+        time.sleep(float(current_app.config["IDP_LOGIN_SLOWDOWN_SECONDS"]))
+    result = check()
+    if not result and limiter.enabled:
+        try:
+            for item in limits:
+                limiter.limiter.hit(item, *keys)
+        except Exception:  # noqa: S110 - counting is best effort; the other limits stand
+            pass
+    return result
 
 
 def token_ip_allows(address: str) -> bool:
@@ -105,14 +171,9 @@ def token_ip_allows(address: str) -> bool:
     """
     if not limiter.enabled:
         return True
-    key = [address, f"oauth.token:{ADDRESS_SCOPE}"]  # Flask-Limiter's: key, endpoint:scope
-    if prefix := current_app.config.get("RATELIMIT_KEY_PREFIX"):
-        key.insert(0, prefix)
+    keys = _keys(f"oauth.token:{ADDRESS_SCOPE}", address)  # Flask-Limiter's: endpoint:scope
     try:
-        return all(limiter.limiter.test(item, *key)
+        return all(limiter.limiter.test(item, *keys)
                    for item in _parsed(current_app.config["IDP_RATE_LIMIT_TOKEN_IP"]))
     except Exception:
         return False
-
-
-introspection = _failures("TOKEN_IP", "introspect-ip", get_remote_address)

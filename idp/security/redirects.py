@@ -1,9 +1,12 @@
 """Every redirect target passes through here.
 
 Rules:
-- redirect URIs match the registered string exactly (RFC 9700 §4.1.3);
-- the one exception: a registered loopback IP redirect URI of a native app
-  matches any port (RFC 8252 §7.3), never a different scheme, host or path;
+- redirect URIs match the registered string exactly (RFC 9700 §4.1.3), and a
+  requested one never carries a fragment, not even an empty ``#``;
+- the one exception: for a native app (a public client), a registered
+  loopback IP redirect URI matches any port (RFC 8252 §7.3), never port 0 and
+  never a different scheme, host, path or query; a confidential web client
+  registered with a loopback URI gets exact matching like any other;
 - a ``next`` URL after login must be a path on this server.
 """
 
@@ -12,15 +15,18 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 
-def redirect_uri_matches(requested: str, registered: str) -> bool:
+def redirect_uri_matches(requested: str, registered: str, *, native: bool = False) -> bool:
+    if "#" in requested:
+        return False
     if requested == registered:
         return True
     req, reg = urlsplit(requested), urlsplit(registered)
-    if reg.scheme != "http" or reg.hostname not in ("127.0.0.1", "::1"):
+    if not native or reg.scheme != "http" or reg.hostname not in ("127.0.0.1", "::1"):
         return False
     try:
-        req.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
+        if req.port == 0:
+            return False
+    except ValueError:  # a malformed port
         return False
     return (
         req.scheme == "http"

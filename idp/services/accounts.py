@@ -80,6 +80,10 @@ def authenticate(identifier: str, password: str, origin: Origin | None = None) -
     return user
 
 
+class WrongPassword(ServiceError):
+    """The password given to confirm a change is not the user's."""
+
+
 def change_password(user: User, current: str, new: str, *, keep_sid: str | None,
                     origin: Origin | None = None) -> None:
     """Set a new password; end every other session of the user (ASVS 7.4.3) and revoke
@@ -87,7 +91,7 @@ def change_password(user: User, current: str, new: str, *, keep_sid: str | None,
     and of ``offline_access`` included."""
     if not passwords.verify_password(user.password_hash, current):
         record("password.change_failed", origin, user_id=user.id)
-        raise ServiceError("The current password is wrong.")
+        raise WrongPassword("The current password is wrong.")
     if problem := passwords.password_problem(new):
         raise ServiceError(f"The new password {problem}.")
     user.password_hash = passwords.hash_password(new)

@@ -1,9 +1,17 @@
-"""Browser login sessions: the ``sid`` shared by ID tokens, access tokens and logout."""
+"""Browser login sessions: the ``sid`` shared by ID tokens, access tokens and logout.
+
+Rules:
+- a new ``sid`` at every login (no fixation); the session lasts at most
+  ``IDP_LOGIN_SESSION_TTL`` and ends after ``IDP_LOGIN_SESSION_IDLE`` seconds
+  unused (its use is noted at most once a minute);
+- ending it revokes the grants bound to it, but ``offline_access`` ones.
+"""
 
 from __future__ import annotations
 
 import secrets
 
+from flask import current_app
 from sqlalchemy import select, update
 
 from ..clock import now
@@ -27,6 +35,7 @@ def start(
         user_agent=(user_agent or origin.user_agent or "")[:512] or None,
         ip=origin.ip,
         created_at=at,
+        last_seen_at=at,
         expires_at=at + ttl,
     )
     db.session.add(session)
@@ -34,19 +43,31 @@ def start(
     return session
 
 
+SEEN_EVERY = 60  # seconds: how often a session's use is written down
+
+
 def load_active(sid: str) -> LoginSession | None:
-    """The session if it is neither ended nor expired and its user is enabled."""
+    """The session if it is neither ended, expired nor idle, and its user is enabled."""
+    at = now()
     row = db.session.execute(
         select(LoginSession, User)
         .join(User, User.id == LoginSession.user_id)
         .where(
             LoginSession.sid == sid,
             LoginSession.ended_at.is_(None),
-            LoginSession.expires_at > now(),
+            LoginSession.expires_at > at,
+            LoginSession.last_seen_at > at - int(current_app.config["IDP_LOGIN_SESSION_IDLE"]),
             User.disabled.is_(False),
         )
     ).first()
     return row[0] if row else None
+
+
+def seen(login_session: LoginSession) -> None:
+    """The browser used its session now (written at most once a minute)."""
+    at = now()
+    if at - login_session.last_seen_at >= SEEN_EVERY:
+        login_session.last_seen_at = at
 
 
 def end(sid: str, origin: Origin | None = None, user_id: str | None = None) -> None:

@@ -7,6 +7,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from ..forms.auth import ActionForm, ChangePasswordForm
+from ..security import ratelimit
 from ..services import ServiceError, accounts, audit, consent, grants, sessions
 from ._request import origin, see_other, signed_in
 
@@ -37,16 +38,27 @@ def index():
 
 @bp.post("/password")
 @login_required
+@ratelimit.password_check
 def change_password():
     form = ChangePasswordForm()
     if not form.validate_on_submit():
         return _page(form, status=400)
     user, login_session = signed_in()
+
+    def change() -> bool:
+        try:
+            accounts.change_password(user, form.current_password.data, form.new_password.data,
+                                     keep_sid=login_session.sid, origin=origin())
+        except accounts.WrongPassword:
+            return False
+        return True
+
     try:
-        accounts.change_password(user, form.current_password.data, form.new_password.data,
-                                 keep_sid=login_session.sid, origin=origin())
+        changed = ratelimit.checked_password(user.username, change)
     except ServiceError as problem:
         return _page(form, error=str(problem), status=400)
+    if not changed:
+        return _page(form, error="The current password is wrong.", status=400)
     return see_other(url_for("account.index", done="password"))
 
 

@@ -38,7 +38,8 @@ def login():
         form.username.data = hint[:254]
     error = None
     if form.validate_on_submit():
-        user = accounts.authenticate(form.username.data, form.password.data, origin())
+        user = ratelimit.checked_password(form.username.data, lambda: accounts.authenticate(
+            form.username.data, form.password.data, origin()))
         if user is None:
             error = "Wrong username or password."
         else:

@@ -11,7 +11,7 @@ from flask import Blueprint, jsonify, request
 
 from ..errors import error_response
 from ..extensions import csrf
-from ..oauth import interaction
+from ..oauth import interaction, machine_requests
 from ..oauth.bearer import protector
 from ..oauth.server import current_server
 from ..oauth.userinfo import userinfo as userinfo_claims
@@ -21,20 +21,7 @@ from ._request import person
 bp = Blueprint("oauth", __name__)
 csrf.exempt(bp)
 
-FORM = "application/x-www-form-urlencoded"
 MAX_AUTHORIZE_VALUE = 4096  # a state or nonce longer than this is not a real client's
-
-
-def _malformed_form():
-    """RFC 6749 §3.2 / §2.3: a form-encoded body, each parameter at most once."""
-    if request.mimetype != FORM:
-        return error_response(400, f"Send the parameters as {FORM}.", "invalid_request",
-                              as_json=True)
-    repeated = sorted(k for k, values in request.form.lists() if len(values) > 1)
-    if repeated:
-        return error_response(400, f"Parameter sent more than once: {', '.join(repeated)}.",
-                              "invalid_request", as_json=True)
-    return None
 
 
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
@@ -59,8 +46,8 @@ def resume(interaction_id: str):
 @bp.post("/oauth/token")
 @ratelimit.token
 def token():
-    if (malformed := _malformed_form()) is not None:
-        return malformed
+    if (refused := machine_requests.refusal()) is not None:
+        return refused
     return current_server().create_token_response()
 
 
@@ -71,13 +58,14 @@ def introspect():
 
 
 @bp.post("/oauth/revoke")
+@ratelimit.revocation
 def revoke():
     return _token_endpoint("revocation")
 
 
 def _token_endpoint(name: str):
-    if (malformed := _malformed_form()) is not None:
-        return malformed
+    if (refused := machine_requests.refusal()) is not None:
+        return refused
     return current_server().create_endpoint_response(name)
 
 

@@ -204,18 +204,18 @@ def test_cookies_are_secure_host_cookies_and_hsts_is_sent(setup: Setup) -> None:
 
 def test_the_rate_limit_counts_the_client_not_the_proxy(proxied: Setup) -> None:
     url = proxied.server.url
-    guesser, bystander = session_from("127.0.0.2"), session_from("127.0.0.3")
-    assert [failed_login(guesser, url) for _ in range(LOGIN_LIMIT)] == [401] * LOGIN_LIMIT
-    assert failed_login(guesser, url) == 429
-    # Behind the same proxy, another address is counted on its own.
-    assert failed_login(bystander, url) == 401
+    with session_from("127.0.0.2") as guesser, session_from("127.0.0.3") as bystander:
+        assert [failed_login(guesser, url) for _ in range(LOGIN_LIMIT)] == [401] * LOGIN_LIMIT
+        assert failed_login(guesser, url) == 429
+        # Behind the same proxy, another address is counted on its own.
+        assert failed_login(bystander, url) == 401
 
 
 def test_forwarded_headers_are_ignored_without_a_proxy(direct: Setup) -> None:
     url = direct.server.url
-    guesser = session_from("127.0.0.4")
-    statuses = [failed_login(guesser, url, **{"X-Forwarded-For": f"10.0.0.{n}"})
-                for n in range(LOGIN_LIMIT + 1)]
+    with session_from("127.0.0.4") as guesser:
+        statuses = [failed_login(guesser, url, **{"X-Forwarded-For": f"10.0.0.{n}"})
+                    for n in range(LOGIN_LIMIT + 1)]
     # A new forged address each time changes nothing: the connection's address counts.
     assert statuses == [401] * LOGIN_LIMIT + [429]
     with requests.get(f"{url}/.well-known/openid-configuration", timeout=10, headers={

@@ -12,11 +12,15 @@ Modules that do not apply to this provider:
 - ``oidcc-scope-address``, ``oidcc-scope-phone``: these scopes are not
   supported; the provider leaves unknown scopes out (OIDC Core §5.4) and
   ``test_oidcc_scope_all`` checks that;
-- ``oidcc-request-uri-unsigned-…``, ``oidcc-unsigned-request-object-…``,
-  ``oidcc-ensure-request-object-with-redirect-uri``: skipped by the suite when
-  discovery advertises no request-object support (``request_parameter_supported``
-  and ``request_uri_parameter_supported`` are false, no
-  ``request_object_signing_alg_values_supported``).
+- ``oidcc-request-uri-unsigned-…``: static-client variants do not run it (the
+  provider refuses ``request_uri`` anyway, ``test_interaction.py``).
+
+Request objects are refused, never ignored: ``oidcc-unsigned-request-object-…``
+ends SKIPPED on ``request_not_supported``, and
+``oidcc-ensure-request-object-with-redirect-uri`` passes on the error page for
+the invalid outer ``redirect_uri``. The Form Post Basic plan runs the Basic
+modules with ``response_mode=form_post``: the tests marked ``form_post`` below
+run both ways.
 
 The suite's clocks are simulated: instead of waiting, a test moves a stored
 timestamp (a login session's ``auth_time``, a code's ``used_at``) back in the
@@ -474,11 +478,19 @@ def test_oidcc_server(rp, alice):
     assert rp.userinfo(flow.tokens.access_token)["sub"] == alice.id
 
 
-def test_oidcc_response_type_missing(rp):
-    params = rp.params(response_type=None)
+@pytest.fixture(params=["query", "form_post"])
+def mode(request) -> str:
+    """The Basic plan's default response mode, and the Form Post Basic plan's."""
+    return request.param
+
+
+def test_oidcc_response_type_missing(rp, mode):
+    params = rp.params(response_type=None, **({"response_mode": mode} if mode != "query" else {}))
     response = rp.start(params)
-    got = rp.delivered(response)
+    got = rp.delivered(response, mode)
     check_error(got, params["state"], {"invalid_request", "unsupported_response_type"})
+    if mode == "form_post":  # RejectErrorInUrlQuery
+        assert "Location" not in response.headers
 
 
 def test_oidcc_idtoken_signature(rp):
@@ -550,7 +562,7 @@ def test_oidcc_scope_all(rp):
     assert "phone_number" not in info
 
 
-def test_oidcc_ensure_other_scope_order_succeeds(rp):
+def test_scope_order_does_not_matter(rp):
     flow = rp.flow(scope="email openid")
     assert set(flow.tokens.body["scope"].split()) == {"openid", "email"}
     assert rp.userinfo(flow.tokens.access_token)["email"] == "alice@example.com"
@@ -619,7 +631,8 @@ def test_oidcc_max_age_1(rp, app, alice):
 
 
 def test_oidcc_max_age_10000(rp):
-    first = rp.flow()
+    first = rp.flow(max_age="15000")  # the suite's first request asks for auth_time too
+    assert isinstance(first.tokens.id["auth_time"], int)
     second = rp.flow(max_age="10000")
     assert second.steps == []
     assert second.tokens.id["auth_time"] == first.tokens.id["auth_time"]
@@ -738,15 +751,44 @@ def test_oidcc_ensure_registered_redirect_uri(rp, redirect_uri):
     assert "code=" not in signed_in.get_data(True)
 
 
-def test_oidcc_ensure_post_request_succeeds(rp):
-    first = rp.flow(method="POST")
+def test_oidcc_ensure_post_request_succeeds(rp, mode):
+    extra = {"response_mode": mode} if mode != "query" else {}
+    first = rp.flow(method="POST", **extra)
     assert first.steps == ["login", "consent"]
-    # Signed in and consented: the POST itself is answered with the code, by 303.
-    params = rp.params()
+    # Signed in and consented: the POST itself is answered with the code, by 303 (or,
+    # in form_post mode, by the page that posts it).
+    params = rp.params(**extra)
     response = rp.start(params, "POST")
-    assert response.status_code == 303
-    second = rp.redeem(check_success(rp.delivered(response), params["state"]), params)
+    assert response.status_code == (303 if mode == "query" else 200)
+    second = rp.redeem(check_success(rp.delivered(response, mode), params["state"]), params)
     assert second.id["sub"] == first.tokens.id["sub"]
+
+
+def test_oidcc_unsigned_request_object_supported_correctly_or_rejected_as_unsupported(rp, mode):
+    """Everything travels in the object but what the suite repeats outside it: no state."""
+    inner = rp.params(**({"response_mode": mode} if mode != "query" else {}))
+    claims = b64url_json(inner)
+    outside = {k: inner[k] for k in ("response_type", "client_id", "scope", "redirect_uri")}
+    outside["request"] = f"{b64url_json({'alg': 'none'})}.{claims}."
+    if mode != "query":
+        outside["response_mode"] = mode  # the error must come back the way it was asked
+    response = rp.start(outside)
+    got = rp.delivered(response, mode)
+    assert got["error"] == "request_not_supported"  # the suite ends the module SKIPPED
+    assert "code" not in got
+    assert got["iss"] == ISSUER
+
+
+def test_oidcc_ensure_request_object_with_redirect_uri(rp):
+    """A valid redirect_uri only inside the object, an invalid one outside: the error page
+    for the outside one, never a redirect to the registered URI."""
+    inner = rp.params()
+    outside = {**{k: inner[k] for k in ("response_type", "client_id", "scope")},
+               "redirect_uri": REDIRECT_URI + "_invalid",
+               "request": f"{b64url_json({'alg': 'none'})}.{b64url_json(inner)}."}
+    response = rp.start(outside)
+    assert response.status_code == 400
+    assert_no_redirect(response)
 
 
 def test_oidcc_server_client_secret_post(oauth, alice, make_client):
@@ -868,6 +910,13 @@ def test_oidcc_discovery_endpoint_verification(client):
 # -- Form Post Basic ---------------------------------------------------------------------
 
 
+def test_oidcc_formpost_codereuse(rp):
+    params = rp.params(response_mode="form_post")
+    code, _, _ = rp.code(params)
+    rp.redeem(code, params)
+    check_token_error(rp.exchange(code), "invalid_grant")
+
+
 def test_oidcc_formpost_server(rp):
     params = rp.params(response_mode="form_post")
     code, steps, _got = rp.code(params)
@@ -949,8 +998,18 @@ def test_oidcc_rp_initiated_logout_bad_id_token_hint(rp):
 
 
 def test_oidcc_rp_initiated_logout_no_id_token_hint(rp):
+    """The suite sends the post-logout URI and state, and nothing naming its client: an
+    error page (the URI cannot be checked against any registration), no redirect."""
     flow = rp.flow()
-    # The suite names its client instead (RP-Initiated Logout §3: client_id SHOULD be sent).
+    response = rp.logout(post_logout_redirect_uri=POST_LOGOUT_URI,
+                         state=secrets.token_urlsafe(16))
+    assert response.status_code == 400
+    assert_no_redirect(response)
+    _still_signed_in(rp, flow)
+
+
+def test_rp_initiated_logout_without_a_hint_but_naming_the_client_asks_first(rp):
+    flow = rp.flow()
     response = rp.logout(post_logout_redirect_uri=POST_LOGOUT_URI, client_id=rp.client_id,
                          state=secrets.token_urlsafe(16))
     assert response.status_code == 200
@@ -959,6 +1018,78 @@ def test_oidcc_rp_initiated_logout_no_id_token_hint(rp):
     assert 'name="confirm" value="yes"' in page  # the person is asked to confirm
     assert 'action="/oauth/logout"' in page
     _still_signed_in(rp, flow)
+
+
+def _confirm_logout(rp, page_response):
+    page = page_response.get_data(True)
+    assert 'name="confirm" value="yes"' in page
+    action, _method, fields = form_post_params(page)
+    return rp.http.post(action, data=fields)
+
+
+def _signed_out(rp) -> None:
+    params = rp.params(prompt="none")
+    check_error(rp.delivered(rp.start(params)), params["state"], {"login_required"})
+
+
+def test_oidcc_rp_initiated_logout_no_params(rp):
+    rp.flow()
+    confirmed = _confirm_logout(rp, rp.logout())
+    assert confirmed.status_code == 200  # the signed-out page
+    assert_no_redirect(confirmed)
+    assert "You are signed out" in confirmed.get_data(True)
+    _signed_out(rp)
+
+
+def test_oidcc_rp_initiated_logout_only_state(rp):
+    rp.flow()
+    confirmed = _confirm_logout(rp, rp.logout(state=secrets.token_urlsafe(16)))
+    assert_no_redirect(confirmed)
+    assert "You are signed out" in confirmed.get_data(True)
+    _signed_out(rp)
+
+
+def test_oidcc_rp_initiated_logout_no_post_logout_redirect_uri(rp):
+    flow = rp.flow()
+    response = rp.logout(id_token_hint=flow.tokens.id_token, state=secrets.token_urlsafe(16))
+    assert response.status_code == 200
+    assert_no_redirect(response)
+    assert "You are signed out" in response.get_data(True)
+    _signed_out(rp)
+
+
+def test_oidcc_rp_initiated_logout_no_state(rp):
+    flow = rp.flow()
+    response = rp.logout(id_token_hint=flow.tokens.id_token,
+                         post_logout_redirect_uri=POST_LOGOUT_URI)
+    assert response.status_code in (302, 303)
+    assert response.headers["Location"] == POST_LOGOUT_URI  # no state, and nothing else
+    _signed_out(rp)
+
+
+def test_oidcc_rp_initiated_logout_bad_id_token_hint_signed_with_the_client_secret(rp,
+                                                                                   registered):
+    """The suite's own bad hint: HS256 with the client's secret, no kid, iss = client_id."""
+    from joserfc.jwk import OctKey
+    flow = rp.flow()
+    claims = {"iss": rp.client_id, "aud": ISSUER, "sub": "SubjectID", "nonce": "n",
+              "iat": int(time.time()), "exp": int(time.time()) + 300}
+    hint = jwt.encode({"alg": "HS256", "typ": "JWT"}, claims,
+                      OctKey.import_key(registered.client_secret), algorithms=["HS256"])
+    response = rp.logout(id_token_hint=hint, post_logout_redirect_uri=POST_LOGOUT_URI,
+                         state=secrets.token_urlsafe(16))
+    assert response.status_code == 400
+    assert_no_redirect(response)
+    _still_signed_in(rp, flow)
+
+
+def test_oidcc_rp_initiated_logout_discovery_endpoint_verification(rp):
+    """end_session_endpoint is there and a URL of the issuer's (https in production:
+    ``tests/browser/test_https.py`` checks every URL of a live https server)."""
+    document = rp.discovery()
+    endpoint = urlsplit(document["end_session_endpoint"])
+    assert f"{endpoint.scheme}://{endpoint.netloc}" == ISSUER
+    assert endpoint.path == "/oauth/logout"
 
 
 def test_oidcc_rp_initiated_logout_query_added_to_post_logout_redirect_uri(rp):

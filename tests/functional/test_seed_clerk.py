@@ -91,7 +91,8 @@ def exchange(http, secret: str, code: str, **extra):
         **extra})
 
 
-def assert_clerk_token(http, response, scope: str) -> tuple[dict, dict]:
+def assert_clerk_token(http, response, scope: str, client_id: str = "clerk-app",
+                       ) -> tuple[dict, dict]:
     """The seed's token response; the access token verified against the JWKS."""
     assert response.status_code == 200, response.get_data(True)
     assert response.mimetype == "application/json"
@@ -107,14 +108,14 @@ def assert_clerk_token(http, response, scope: str) -> tuple[dict, dict]:
     header, claims = verify_jwt(body["access_token"], jwks, ["Ed25519"])
     assert header["typ"] == "at+jwt"
     assert claims["iss"] == ISSUER
-    assert claims["aud"] == "clerk-app"
+    assert claims["aud"] == client_id
     assert claims["scope"] == body["scope"]
     assert claims["exp"] - claims["iat"] == body["expires_in"]
     assert claims["exp"] > time.time()
     if "id_token" in body:
         _, id_claims = verify_jwt(body["id_token"], jwks, ["RS256"])
         assert id_claims["sub"] == claims["sub"]
-        assert id_claims["aud"] == "clerk-app"
+        assert id_claims["aud"] == client_id
     return body, claims
 
 
@@ -252,16 +253,23 @@ def test_the_idps_own_host_is_served(client, clerk):
 
 
 @pytest.mark.parametrize("method", ["basic", "post"])
-def test_token_response_has_every_documented_field(signed_in, client, clerk, alice, method):
-    got = location_params(send_authorize(client, "GET", **authorize_params(scope=CLERK_SCOPE)))
+def test_token_response_has_every_documented_field(signed_in, client, clerk, alice, method,
+                                                   make_client):
+    client_id, secret = "clerk-app", clerk
+    if method == "post":  # a client registered for client_secret_post (RFC 7591 §2)
+        client_id = "clerk-post"
+        secret = make_client(client_id, scope=CLERK_SCOPE, auth_method="client_secret_post",
+                             skip_consent=True).client_secret
+    got = location_params(send_authorize(client, "GET", **authorize_params(
+        scope=CLERK_SCOPE, client_id=client_id)))
     data = {"grant_type": "authorization_code", "code": got["code"],
             "redirect_uri": REDIRECT_URI}
     if method == "basic":
-        response = client.post("/oauth/token", data=data, headers=basic("clerk-app", clerk))
+        response = client.post("/oauth/token", data=data, headers=basic(client_id, secret))
     else:
-        response = client.post("/oauth/token", data={**data, "client_id": "clerk-app",
-                                                      "client_secret": clerk})
-    body, claims = assert_clerk_token(client, response, CLERK_SCOPE)
+        response = client.post("/oauth/token", data={**data, "client_id": client_id,
+                                                      "client_secret": secret})
+    body, claims = assert_clerk_token(client, response, CLERK_SCOPE, client_id)
     assert claims["sub"] == alice.id
     assert len(body["refresh_token"]) >= 43
 

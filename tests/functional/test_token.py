@@ -24,9 +24,14 @@ def signed_in(oauth, alice, make_org):
 
 
 @pytest.mark.parametrize("method", ["basic", "post"])
-def test_confidential_client_redeems_code(signed_in, web, alice, method):
-    code = get_code(signed_in, nonce="n-123", scope="openid profile email org")
-    response = signed_in.exchange(code, "web", web.client_secret, redirect_uri=REDIRECT_URI,
+def test_confidential_client_redeems_code(signed_in, web, alice, method, make_client):
+    client_id, secret = "web", web.client_secret
+    if method == "post":
+        client_id = "web-post"
+        secret = make_client(client_id, auth_method="client_secret_post").client_secret
+    code = get_code(signed_in, nonce="n-123", scope="openid profile email org",
+                    client_id=client_id)
+    response = signed_in.exchange(code, client_id, secret, redirect_uri=REDIRECT_URI,
                                   method=method)
     assert response.status_code == 200, response.get_data(True)
     assert response.headers["Cache-Control"] == "no-store"
@@ -42,8 +47,8 @@ def test_confidential_client_redeems_code(signed_in, web, alice, method):
     assert header["kid"] in {k["kid"] for k in jwks["keys"]}
     assert access["iss"] == ISSUER
     assert access["sub"] == alice.id
-    assert access["aud"] == "web"
-    assert access["client_id"] == "web"
+    assert access["aud"] == client_id
+    assert access["client_id"] == client_id
     assert access["scope"] == "openid profile email org"
     assert access["exp"] - access["iat"] == 300
     assert access["exp"] > time.time()
@@ -53,7 +58,7 @@ def test_confidential_client_redeems_code(signed_in, web, alice, method):
     header, id_token = verify_jwt(body["id_token"], jwks, ["RS256"])
     assert header["alg"] == "RS256"
     assert id_token["iss"] == ISSUER
-    assert id_token["aud"] == "web"
+    assert id_token["aud"] == client_id
     assert id_token["sub"] == alice.id
     assert id_token["nonce"] == "n-123"
     assert id_token["sid"] == access["sid"]

@@ -117,7 +117,10 @@ def check_outage_and_recovery(server: ServerProcess, service: tuple[str, str],
             assert response.status_code == 200, response.text
             assert response.json() == {"status": "ok"}
         assert_service_token(server, *service)
-    held = service_token(server.url, *service).json()["access_token"] if cut else None
+    held = None
+    if cut is not None:
+        with service_token(server.url, *service) as response:
+            held = response.json()["access_token"]
     jwks = server.server.jwks() if cut else None  # the keys, read while the database is up
 
     log_from = len(server.server.log())

@@ -48,8 +48,9 @@ def test_make_serve_without_settings_serves_the_address_it_prints(tmp_path: Path
                 time.sleep(0.2)
         else:
             raise AssertionError("make serve never answered:\n" + log.read_text())
-        assert page.status_code == 200, page.text  # not "does not serve this host"
-        assert 'name="username"' in page.text
+        with page:
+            assert page.status_code == 200, page.text  # not "does not serve this host"
+            assert 'name="username"' in page.text
         with requests.get(f"{printed}/.well-known/openid-configuration", timeout=5) as r:
             assert r.json()["issuer"] == printed
     finally:

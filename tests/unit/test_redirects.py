@@ -28,13 +28,33 @@ def test_only_the_exact_string_matches(hostile):
 
 @pytest.mark.parametrize("registered", ["http://127.0.0.1/cb", "http://127.0.0.1:8000/cb",
                                         "http://[::1]/cb"])
-def test_loopback_ip_redirects_match_any_port(registered):
+def test_loopback_ip_redirects_of_native_apps_match_any_port(registered):
     host = "[::1]" if "::1" in registered else "127.0.0.1"
-    assert redirect_uri_matches(f"http://{host}:51234/cb", registered)
-    assert not redirect_uri_matches(f"http://{host}:51234/other", registered)
-    assert not redirect_uri_matches(f"https://{host}:51234/cb", registered)
-    assert not redirect_uri_matches(f"http://{host}:51234/cb?x=1", registered)
-    assert not redirect_uri_matches(f"http://{host}:bad/cb", registered)
+    assert redirect_uri_matches(f"http://{host}:51234/cb", registered, native=True)
+    assert not redirect_uri_matches(f"http://{host}:51234/other", registered, native=True)
+    assert not redirect_uri_matches(f"https://{host}:51234/cb", registered, native=True)
+    assert not redirect_uri_matches(f"http://{host}:51234/cb?x=1", registered, native=True)
+    assert not redirect_uri_matches(f"http://{host}:bad/cb", registered, native=True)
+
+
+@pytest.mark.parametrize("requested", ["http://127.0.0.1:9999/cb", "http://127.0.0.1/cb",
+                                       "http://127.0.0.1:8766/cb"])
+def test_loopback_any_port_is_for_native_apps_only(requested):
+    """RFC 8252 §7.3 is for native apps: a confidential web client matches exactly."""
+    registered = "http://127.0.0.1:8765/cb"
+    assert redirect_uri_matches(registered, registered)
+    assert not redirect_uri_matches(requested, registered)
+
+
+@pytest.mark.parametrize("requested", ["http://127.0.0.1:0/cb", "http://127.0.0.1:8765/cb#",
+                                       "http://127.0.0.1:8765/cb#x", "http://127.0.0.1:99999/cb"])
+def test_never_port_0_or_a_fragment_even_for_native_apps(requested):
+    assert not redirect_uri_matches(requested, "http://127.0.0.1:8765/cb", native=True)
+    assert not redirect_uri_matches(requested, "http://127.0.0.1/cb", native=True)
+
+
+def test_an_empty_fragment_never_matches_the_registered_uri():
+    assert not redirect_uri_matches(REGISTERED + "#", REGISTERED)
 
 
 def test_localhost_name_is_exact_only():

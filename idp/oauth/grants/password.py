@@ -19,7 +19,8 @@ from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from flask import request as flask_request
 
 from ...clock import now
-from ...services import accounts, orgs
+from ...security import ratelimit
+from ...services import accounts, audit, orgs
 from ...services.audit import Origin
 from .. import tokens
 from .base import IssuesTokens, add_id_token
@@ -33,13 +34,18 @@ class PasswordGrant(IssuesTokens, grants.ResourceOwnerPasswordCredentialsGrant):
         self.register_hook("after_create_token_response", add_id_token)
 
     def authenticate_user(self, username: str, password: str):
-        user = accounts.authenticate(username, password, Origin.of(flask_request))
+        origin = Origin.of(flask_request)
+        user = ratelimit.checked_password(
+            username, lambda: accounts.authenticate(username, password, origin))
         if user is None:
             raise InvalidGrantError("Wrong username or password.")
         return user
 
     def validate_token_request(self):
         super().validate_token_request()
+        audit.record("login.success", Origin.of(flask_request), user_id=self.request.user.id,
+                     client_id=self.request.client.client_id, grant_type="password",
+                     amr=["pwd"])
         decision = orgs.resolve(self.request.client, self.request.user,
                                 self.request.form.get("orgId"))
         if decision.refusal:
