@@ -71,6 +71,7 @@ bench: install bench-deps
 
 lint: install
 	$(BIN)/ruff check idp tests bench app.py
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

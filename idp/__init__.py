@@ -74,12 +74,13 @@ def _wrap(app: Flask) -> None:
     """WSGI layers in front of Flask: ProxyFix outermost, then the fast token path."""
     from .oauth.fast_token import FastTokenPath
 
+    # Flask documents replacing wsgi_app with middleware; its stubs call it a method.
     app.wsgi_app = FastTokenPath(app, app.wsgi_app)  # type: ignore[method-assign]
     if proxies := int(app.config["IDP_PROXY_COUNT"]):
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies,  # type: ignore[method-assign]
-                                x_host=proxies, x_port=proxies)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # as above
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
 
 
 def _init_login(app: Flask) -> None:
@@ -104,7 +105,7 @@ def _init_login(app: Flask) -> None:
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     """WAL lets readers run beside the writer; foreign keys are off by default."""
     import sqlite3
 

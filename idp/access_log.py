@@ -17,6 +17,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping
+from typing import Any
 
 # make serve's --access-log-fmt (the Makefile cannot import it; a test holds the two equal).
 ACCESS_LOG_FORMAT = '%(method)s %(path)s %(status)d "%(header{user-agent})s"'
@@ -28,7 +29,7 @@ MAX_HEADER = 256  # a header can be 8 KiB; a log line needs only its start
 
 class JsonAccessFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        facts = record.args if isinstance(record.args, Mapping) else {}
+        facts: Mapping[str, Any] = record.args if isinstance(record.args, Mapping) else {}
         line = {
             "time": facts.get("time") or self.formatTime(record),
             "method": facts.get("method"),

@@ -81,8 +81,9 @@ idp.add_command(users)
 @click.option("--email-verified", is_flag=True)
 @click.option("--admin", is_flag=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def users_create(username, email, password, password_stdin, given_name, family_name,
-                 email_verified, admin, as_json) -> None:
+def users_create(username: str, email: str, password: str | None, password_stdin: bool,
+                 given_name: str | None, family_name: str | None, email_verified: bool,
+                 admin: bool, as_json: bool) -> None:
     """Create a user."""
     if password and password_stdin:
         _fail("give --password or --password-stdin, not both")
@@ -108,7 +109,7 @@ idp.add_command(orgs_group)
 @click.argument("slug")
 @click.option("--name", required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def orgs_create(slug, name, as_json) -> None:
+def orgs_create(slug: str, name: str, as_json: bool) -> None:
     """Create an organization."""
     org = _run(lambda: orgs.create_org(slug, name))
     _emit(as_json, {"id": org.id, "slug": org.slug, "name": org.name},
@@ -120,7 +121,7 @@ def orgs_create(slug, name, as_json) -> None:
 @click.argument("username")
 @click.option("--role", type=click.Choice(["member", "admin"]), default="member",
               show_default=True)
-def orgs_add_member(slug, username, role) -> None:
+def orgs_add_member(slug: str, username: str, role: str) -> None:
     """Add a user to an organization (or change their role)."""
     _run(lambda: orgs.add_member(orgs.require_org(slug), _user(username), role))
     click.echo(f"{username} is now {role} of {slug}")
@@ -136,7 +137,7 @@ idp.add_command(groups)
 @click.argument("org_slug")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def groups_create(org_slug, name, as_json) -> None:
+def groups_create(org_slug: str, name: str, as_json: bool) -> None:
     """Create a group in an organization."""
     group = _run(lambda: orgs.create_group(orgs.require_org(org_slug), name))
     _emit(as_json, {"id": group.id, "org": org_slug, "name": group.name},
@@ -147,7 +148,7 @@ def groups_create(org_slug, name, as_json) -> None:
 @click.argument("org_slug")
 @click.argument("name")
 @click.argument("username")
-def groups_add_member(org_slug, name, username) -> None:
+def groups_add_member(org_slug: str, name: str, username: str) -> None:
     """Add a user to a group."""
 
     def add() -> None:
@@ -189,10 +190,12 @@ idp.add_command(clients_group)
 @click.option("--access-token-alg", type=click.Choice(["Ed25519", "EdDSA"]),
               default="Ed25519", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def clients_create(name, client_id, client_secret, redirect_uris, post_logout_redirect_uris,
-                   grant_types, scope, auth_method, skip_consent, access_token_ttl,
-                   refresh_token_ttl, max_groups_in_id_token, org, require_pkce, id_token_alg,
-                   access_token_alg, as_json) -> None:
+def clients_create(name: str, client_id: str | None, client_secret: str | None,
+                   redirect_uris: tuple[str, ...], post_logout_redirect_uris: tuple[str, ...],
+                   grant_types: tuple[str, ...], scope: str | None, auth_method: str,
+                   skip_consent: bool, access_token_ttl: int, refresh_token_ttl: int,
+                   max_groups_in_id_token: int, org: str | None, require_pkce: bool,
+                   id_token_alg: str, access_token_alg: str, as_json: bool) -> None:
     """Register a client; its secret is printed once and never stored."""
     new = _run(lambda: clients.create_client(
         name, client_id=client_id, client_secret=client_secret, redirect_uris=redirect_uris,
@@ -217,7 +220,7 @@ idp.add_command(keys_group)
 
 @keys_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def keys_list(as_json) -> None:
+def keys_list(as_json: bool) -> None:
     """List signing keys: current, retired but published, retired."""
     published = {k.kid for k in keys.published_keys()}
     rows = db.session.scalars(select(SigningKey).order_by(SigningKey.created_at)).all()
@@ -237,7 +240,7 @@ def keys_list(as_json) -> None:
 @keys_group.command("rotate")
 @click.option("--alg", type=click.Choice(list(keys.KEY_ALGS)), default="Ed25519",
               show_default=True)
-def keys_rotate(alg) -> None:
+def keys_rotate(alg: str) -> None:
     """Make a new current key; the old one stays published until its tokens expire."""
     key = keys.rotate(alg)
     audit.record("key.rotated", audit.CLI, kid=key.kid, alg=alg)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -61,7 +62,7 @@ def load(instance_path: str, overrides: dict | None = None) -> dict[str, object]
         settings["DATABASE_URL"] = "sqlite:///" + str(Path(instance_path) / "idp.sqlite3")
     if not settings["SECRET_KEY"]:
         settings["SECRET_KEY"] = _instance_secret_key(instance_path)
-    settings["ALLOWED_HOSTS"] = parse_hosts(settings["ALLOWED_HOSTS"], issuer)
+    settings["ALLOWED_HOSTS"] = parse_hosts(settings["ALLOWED_HOSTS"], issuer)  # type: ignore[arg-type]  # a setting: a string, a list or nothing
 
     https = issuer.startswith("https://")
     config: dict[str, object] = {f"IDP_{k}": v for k, v in settings.items()}
@@ -88,7 +89,7 @@ def load(instance_path: str, overrides: dict | None = None) -> dict[str, object]
     return config
 
 
-def parse_hosts(value: object, issuer: str) -> frozenset[str]:
+def parse_hosts(value: str | Iterable[str] | None, issuer: str) -> frozenset[str]:
     """Parse ``IDP_ALLOWED_HOSTS``: comma-separated ``host`` or ``host:port``."""
     if value is None or value == "":
         parts = urlsplit(issuer)
@@ -100,7 +101,7 @@ def parse_hosts(value: object, issuer: str) -> frozenset[str]:
         return frozenset(netlocs | (hosts if parts.port is None else set()))
     if isinstance(value, str):
         value = value.split(",")
-    return frozenset(h.strip().lower() for h in value if h.strip())  # type: ignore[union-attr]
+    return frozenset(h.strip().lower() for h in value if h.strip())
 
 
 def _from_environment() -> dict[str, object]:

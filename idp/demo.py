@@ -24,16 +24,15 @@ def seed() -> None:
             accounts.create_user(username, email, password, given_name=given,
                                  family_name=family, email_verified=True)
     db.session.flush()
-    alice, bob = accounts.find_user("alice"), accounts.find_user("bob")
+    alice, bob = accounts.require_user("alice"), accounts.require_user("bob")
     orgs.add_member(acme, alice, "admin")
     orgs.add_member(globex, alice, "member")
     orgs.add_member(acme, bob, "member")
     db.session.flush()
-    if orgs.find_group(acme, "engineering") is None:
-        orgs.create_group(acme, "engineering")
-        db.session.flush()
+    engineering = orgs.find_group(acme, "engineering") or orgs.create_group(acme, "engineering")
+    db.session.flush()
     for user in (alice, bob):
-        orgs.add_group_member(orgs.find_group(acme, "engineering"), user)
+        orgs.add_group_member(engineering, user)
 
     if db.session.get(Client, "demo-web") is None:
         clients.create_client(

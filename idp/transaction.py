@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 ALWAYS = "idp_always"
 
 
-def always(action: Callable[[], None]) -> None:
+def always(action: Callable[[], object]) -> None:
     """Write ``action``'s rows whatever the request's answer (after the request's own
     transaction, in one of their own)."""
     if has_request_context():

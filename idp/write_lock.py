@@ -56,7 +56,7 @@ class WriteLock:
         self._flocked = True
 
     def release(self) -> None:
-        if self._flocked:
+        if self._flocked and self._fd is not None:
             self._flocked = False
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._owner = None

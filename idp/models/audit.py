@@ -6,11 +6,11 @@ from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import now
-from ..extensions import db
+from ..extensions import Model
 from .types import JSONType
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """Who did what, when, from where; ``tag`` is dotted (``login.failure``)."""
 
     __tablename__ = "audit_events"

@@ -4,7 +4,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import now
-from ..extensions import db
+from ..extensions import Model
 from ..security import opaque
 from .types import JSONType
 
@@ -22,7 +22,7 @@ ID_TOKEN_ALGS = ("RS256", "ES256", "Ed25519")
 ACCESS_TOKEN_ALGS = ("Ed25519", "EdDSA")
 
 
-class Client(db.Model):
+class Client(Model):
     """A registered application, with Authlib's ``ClientMixin`` protocol."""
 
     __tablename__ = "clients"

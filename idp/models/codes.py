@@ -6,12 +6,12 @@ from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import now
-from ..extensions import db
+from ..extensions import Model
 from ..ids import new_id
 from .types import JSONType
 
 
-class AuthorizationCode(db.Model):
+class AuthorizationCode(Model):
     """A single-use code, stored by digest; ``id`` becomes the token family."""
 
     __tablename__ = "authorization_codes"

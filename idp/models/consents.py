@@ -6,10 +6,10 @@ from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import now
-from ..extensions import db
+from ..extensions import Model
 
 
-class Consent(db.Model):
+class Consent(Model):
     """The scopes a user has granted a client; a request within them skips the page."""
 
     __tablename__ = "consents"

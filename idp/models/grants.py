@@ -8,16 +8,19 @@ token, and the ``jti`` of each access token revoked on its own until it expires.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .types import JSONType
 
+if TYPE_CHECKING:
+    from .client import Client
 
-class Grant(db.Model):
+
+class Grant(Model):
     """A user's authorization of a client, and every token descended from it.
 
     ``id`` is in each of its access tokens (``grant_id``); for a code redemption it
@@ -56,7 +59,7 @@ class Grant(db.Model):
 
     # Authlib's token protocol, for the refresh grant -----------------------
 
-    def check_client(self, client) -> bool:
+    def check_client(self, client: Client) -> bool:
         return self.client_id == client.client_id
 
     def get_scope(self) -> str:
@@ -64,7 +67,7 @@ class Grant(db.Model):
         return self.scope
 
 
-class UsedRefreshToken(db.Model):
+class UsedRefreshToken(Model):
     """A refresh token that was rotated away: presented again, it is a replay."""
 
     __tablename__ = "used_refresh_tokens"
@@ -75,7 +78,7 @@ class UsedRefreshToken(db.Model):
     used_at: Mapped[int] = mapped_column(Integer)
 
 
-class RevokedToken(db.Model):
+class RevokedToken(Model):
     """An access token revoked on its own (RFC 7009), kept until it would expire."""
 
     __tablename__ = "revoked_tokens"

@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .types import JSONType
 
 
-class Interaction(db.Model):
+class Interaction(Model):
     """One authorization request waiting for its person: login, organization, consent.
 
     ``params`` is the request as it arrived (validated; ``[name, value]`` pairs, so

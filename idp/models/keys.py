@@ -6,11 +6,11 @@ from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import now
-from ..extensions import db
+from ..extensions import Model
 from .types import JSONType
 
 
-class SigningKey(db.Model):
+class SigningKey(Model):
     """A private JWK; the newest unretired key of an algorithm signs."""
 
     __tablename__ = "signing_keys"

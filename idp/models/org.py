@@ -4,13 +4,13 @@ from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import now
-from ..extensions import db
+from ..extensions import Model
 from ..ids import new_id
 
 ROLES = ("member", "admin")
 
 
-class Organization(db.Model):
+class Organization(Model):
     __tablename__ = "organizations"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -19,7 +19,7 @@ class Organization(db.Model):
     created_at: Mapped[int] = mapped_column(Integer, default=now)
 
 
-class Membership(db.Model):
+class Membership(Model):
     __tablename__ = "memberships"
 
     org_id: Mapped[str] = mapped_column(
@@ -34,7 +34,7 @@ class Membership(db.Model):
     org: Mapped[Organization] = relationship(lazy="joined")
 
 
-class Group(db.Model):
+class Group(Model):
     __tablename__ = "groups"
     __table_args__ = (UniqueConstraint("org_id", "name"),)
 
@@ -44,7 +44,7 @@ class Group(db.Model):
     created_at: Mapped[int] = mapped_column(Integer, default=now)
 
 
-class GroupMember(db.Model):
+class GroupMember(Model):
     __tablename__ = "group_members"
 
     group_id: Mapped[str] = mapped_column(

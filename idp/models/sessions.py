@@ -6,11 +6,11 @@ from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import now
-from ..extensions import db
+from ..extensions import Model
 from .types import JSONType
 
 
-class LoginSession(db.Model):
+class LoginSession(Model):
     """A browser's signed-in session; ``sid`` goes into ID and access tokens."""
 
     __tablename__ = "login_sessions"

@@ -1,17 +1,20 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import now
-from ..extensions import db
+from ..extensions import Model
+
+if TYPE_CHECKING:
+    from .sessions import LoginSession
 from ..ids import new_id
 from .types import JSONType
 
 
-class User(db.Model):
+class User(Model):
     __tablename__ = "users"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -32,6 +35,8 @@ class User(db.Model):
     updated_at: Mapped[int] = mapped_column(Integer, default=now, onupdate=now)
 
     #: The login session of the current request (set by the login manager; not a column).
+    if TYPE_CHECKING:
+        login_session: LoginSession | None
     login_session = None
 
     # Flask-Login: the id kept in the cookie is the login session, not the user,

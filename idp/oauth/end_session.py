@@ -17,12 +17,13 @@ Rules:
 from __future__ import annotations
 
 from authlib.common.urls import add_params_to_uri
+from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSessionEndpoint
 from authlib.oidc.rpinitiated import EndSessionRequest
 from flask import request as flask_request
 
-from ..models import LoginSession
+from ..models import Client, LoginSession
 from . import id_token, keys
 
 
@@ -33,7 +34,7 @@ class EndSessionEndpoint(_EndSessionEndpoint):
     def get_algorithms(self) -> list[str]:
         return id_token.ID_TOKEN_ALGS
 
-    def validate_request(self, request) -> EndSessionRequest:
+    def validate_request(self, request: OAuth2Request) -> EndSessionRequest:
         data = request.payload.data
         hint = data.get("id_token_hint")
         if hint and id_token.verify_hint(hint) is None:
@@ -48,12 +49,13 @@ class EndSessionEndpoint(_EndSessionEndpoint):
                                           "this application.")
         return validated
 
-    def is_post_logout_redirect_uri_legitimate(self, request, post_logout_redirect_uri,
-                                               client, logout_hint) -> bool:
+    def is_post_logout_redirect_uri_legitimate(self, request: OAuth2Request,
+                                               post_logout_redirect_uri: str, client: Client,
+                                               logout_hint: str | None) -> bool:
         # Without a hint, only after the person confirmed on our page (CSRF-checked).
         return confirmed()
 
-    def end_session(self, end_session_request) -> None:
+    def end_session(self, end_session_request: EndSessionRequest) -> None:
         raise NotImplementedError("the view ends the browser's own session")  # never called
 
 

@@ -61,7 +61,8 @@ class FastTokenPath:
         self.headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store"),
                         ("Pragma", "no-cache"), *headers.security_headers(app.config, html=False)]
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]):
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any],
+                 ) -> Iterable[bytes]:
         if (environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "POST"
                 or environ.get("QUERY_STRING")):  # Authlib reads the query string too
             return self.next(environ, start_response)

@@ -47,17 +47,20 @@ from authlib.oidc.core.errors import (
     ConsentRequiredError,
     LoginRequiredError,
 )
-from flask import Response, current_app, session, url_for
+from flask import current_app, redirect, request, session, url_for
 from sqlalchemy import update
 from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
 
 from ..clock import now
 from ..errors import error_response
 from ..extensions import db
 from ..models import Client, Interaction, LoginSession, User, by_key
+from ..models.types import rowcount
 from ..services import consent, orgs
 from . import id_token
 from .adapter import AuthorizationRequest, Decision
+from .grants.authorization_code import AuthorizationCodeGrant
 from .server import current_server
 
 LOGIN = "login"
@@ -92,7 +95,7 @@ class Pending:
     """An open interaction, as its page sees it."""
 
     record: Interaction
-    grant: object  # the validated AuthorizationCodeGrant
+    grant: AuthorizationCodeGrant  # validated
     person: Person
     step: Step
 
@@ -102,14 +105,22 @@ class Pending:
 
     @property
     def client(self) -> Client:
-        return self.grant.request.client  # type: ignore[attr-defined]
+        client: Client = self.grant.request.client
+        return client
+
+    @property
+    def user(self) -> User:
+        """The signed-in user: every step after the login has one."""
+        assert self.person.user is not None, "the login step comes first"
+        return self.person.user
 
     @property
     def scope(self) -> str:
-        return self.grant.request.scope  # type: ignore[attr-defined]
+        return str(self.grant.request.scope)
 
     def param(self, name: str) -> str | None:
-        return self.grant.request.payload.data.get(name)  # type: ignore[attr-defined]
+        value = self.grant.request.payload.data.get(name)
+        return None if value is None else str(value)
 
 
 # -- the endpoint --------------------------------------------------------------------------
@@ -189,15 +200,16 @@ def consent_refused(pending: Pending) -> Response:
     """Deny: the client hears ``access_denied``, and the interaction is used up."""
     if not _claim(pending.record):
         return _gone("This sign-in request was already completed.")
-    server = current_server()
-    return server.create_authorization_response(request=pending.grant.request,  # type: ignore[attr-defined]
-                                                grant_user=None, grant=pending.grant)
+    response: Response = current_server().create_authorization_response(
+        request=pending.grant.request, grant_user=None, grant=pending.grant)
+    return response
 
 
 # -- the steps -------------------------------------------------------------------------------
 
 
-def next_step(grant, person: Person, record: Interaction | None = None) -> Step:
+def next_step(grant: AuthorizationCodeGrant, person: Person,
+              record: Interaction | None = None) -> Step:
     """The first step still owed (``ISSUE`` when none), by the rules in this module's
     docstring; with ``prompt=none``, an owed step raises the error for the client."""
     request = grant.request
@@ -275,7 +287,7 @@ def _max_age(raw: str | None, redirect_uri: str) -> int | None:
 # -- validation, answers, errors --------------------------------------------------------------
 
 
-def _validated(values: MultiDict[str, str], user: User | None):
+def _validated(values: MultiDict[str, str], user: User | None) -> AuthorizationCodeGrant:
     """The code grant for these parameters, validated by Authlib; raises OAuth2Error."""
     for name in ("response_type", "redirect_uri"):
         # Authlib quotes these in error descriptions, which may hold only some characters.
@@ -294,12 +306,13 @@ def _validated(values: MultiDict[str, str], user: User | None):
     return grant
 
 
-def _answer(grant, person: Person, step: Step) -> Response:
+def _answer(grant: AuthorizationCodeGrant, person: Person, step: Step) -> Response:
     """Issue the code (Authlib), delivered in the requested response mode."""
     assert person.login_session is not None
     grant.request.decision = Decision(person.login_session, step.org_id)
-    return current_server().create_authorization_response(
+    response: Response = current_server().create_authorization_response(
         request=grant.request, grant_user=person.user, grant=grant)
+    return response
 
 
 def authorization_error(error: OAuth2Error, values: MultiDict[str, str]) -> Response:
@@ -310,8 +323,9 @@ def authorization_error(error: OAuth2Error, values: MultiDict[str, str]) -> Resp
     server = current_server()
     if error.redirect_uri:
         error.state = values.get("state")  # RFC 6749 §4.1.2.1: every error carries it
-        return server.handle_error_response(AuthorizationRequest(
+        response: Response = server.handle_error_response(AuthorizationRequest(
             current_app.config["IDP_ISSUER"], values), error)
+        return response
     client_id = values.get("client_id")
     if not client_id or server.query_client(client_id) is None:
         # Authlib checks response_type before the client: still an unknown client.
@@ -333,7 +347,7 @@ def _open(interaction_id: str, person: Person) -> Pending | Response:
     if record.expires_at <= now():
         return _gone("This sign-in request has expired. Go back to the application and "
                      "start again.")
-    values = MultiDict([tuple(pair) for pair in record.params])
+    values: MultiDict[str, str] = MultiDict([(name, value) for name, value in record.params])
     try:
         grant = _validated(values, person.user)
         step = next_step(grant, person, record)
@@ -345,12 +359,12 @@ def _open(interaction_id: str, person: Person) -> Pending | Response:
 def _claim(record: Interaction) -> bool:
     """Use the interaction up: of two concurrent answers, exactly one gets it."""
     at = now()
-    claimed = db.session.execute(
+    claimed = rowcount(db.session.execute(
         update(Interaction)
         .where(Interaction.id == record.id, Interaction.completed_at.is_(None))
         .values(completed_at=at)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     record.completed_at = at
     return claimed == 1
 
@@ -368,8 +382,6 @@ def _to_page(interaction_id: str, step: Step) -> Response:
 
 
 def _see_other(location: str) -> Response:
-    from flask import redirect, request
-
     return redirect(location, 303 if request.method == "POST" else 302)
 
 

@@ -33,7 +33,8 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
     def check_permission(self, token, client, request):
         return token.check_client(client)
 
-    def create_introspection_payload(self, token: token_lookup.Presented | None):
+    def create_introspection_payload(self, token: token_lookup.Presented | None,
+                                     ) -> dict[str, Any]:
         # Whether it is active is decided here, by the rules every endpoint shares.
         return self.introspect_token(token) if token else {"active": False}
 

@@ -17,9 +17,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import current_app
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from flask import Flask, current_app
 from joserfc import jwt
-from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
+from joserfc.jwk import ECKey, KeyParameters, KeySet, OKPKey, RSAKey
 from sqlalchemy import func, select
 
 from ..clock import now
@@ -34,14 +35,16 @@ CACHE_SECONDS = 30
 
 def generate(alg: str) -> SigningKey:
     """Create (unsaved) a new private key for ``alg``."""
-    params: dict[str, Any] = {"use": "sig"}
+    key: RSAKey | ECKey | OKPKey
     if alg == "RS256":
-        key: Any = RSAKey.generate_key(2048, parameters={**params, "alg": alg}, auto_kid=True)
+        key = RSAKey.generate_key(2048, parameters=KeyParameters(use="sig", alg=alg),
+                                  auto_kid=True)
     elif alg == "ES256":
-        key = ECKey.generate_key("P-256", parameters={**params, "alg": alg}, auto_kid=True)
+        key = ECKey.generate_key("P-256", parameters=KeyParameters(use="sig", alg=alg),
+                                 auto_kid=True)
     elif alg == "Ed25519":
         # No "alg" member: the same key verifies "Ed25519" and legacy "EdDSA" JWSs.
-        key = OKPKey.generate_key("Ed25519", parameters=params, auto_kid=True)
+        key = OKPKey.generate_key("Ed25519", parameters=KeyParameters(use="sig"), auto_kid=True)
     else:
         raise ValueError(f"unsupported key algorithm {alg!r}")
     return SigningKey(kid=key.kid, alg=alg, private_jwk=key.as_dict(private=True))
@@ -113,17 +116,20 @@ class KeyCache:
         self.loaded_at = time.monotonic()
 
 
-def _import(jwk: dict[str, Any]) -> Any:
+def _import(jwk: dict[str, Any]) -> RSAKey | ECKey | OKPKey:
     kty = jwk["kty"]
-    cls = {"RSA": RSAKey, "EC": ECKey, "OKP": OKPKey}[kty]
-    return cls.import_key(jwk)
+    if kty == "RSA":
+        return RSAKey.import_key(jwk)
+    if kty == "EC":
+        return ECKey.import_key(jwk)
+    return OKPKey.import_key(jwk)
 
 
 def store() -> KeyCache:
     return current_app.extensions["idp.keys"]
 
 
-def init_app(app) -> None:
+def init_app(app: Flask) -> None:
     app.extensions["idp.keys"] = KeyCache()
 
 
@@ -167,7 +173,9 @@ def _compact_ed25519(header: dict[str, Any], claims: dict[str, Any], key: OKPKey
     key was checked once, when it was loaded. The bytes are the same as joserfc's.
     """
     signing_input = b".".join((_b64(_json(header)), _b64(_json(claims))))
-    signature = key.private_key.sign(signing_input)
+    private = key.private_key
+    assert isinstance(private, Ed25519PrivateKey)  # only Ed25519 keys sign here
+    signature = private.sign(signing_input)
     return b".".join((signing_input, _b64(signature))).decode("ascii")
 
 

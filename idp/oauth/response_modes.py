@@ -13,6 +13,7 @@ Rules:
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 
 from authlib.common.urls import add_params_to_uri
 from flask import current_app, render_template, request
@@ -21,13 +22,14 @@ RESPONSE_MODES = ("query", "fragment", "form_post")
 DEFAULT_MODE = "query"
 
 
-def requested_mode(data) -> str:
+def requested_mode(data: Mapping[str, str]) -> str:
     """The request's response mode; unknown values fall back to the default."""
     mode = data.get("response_mode") or DEFAULT_MODE
     return mode if mode in RESPONSE_MODES else DEFAULT_MODE
 
 
-def build(redirect_uri: str, params: list[tuple[str, str]], mode: str):
+def build(redirect_uri: str, params: list[tuple[str, str]], mode: str,
+          ) -> tuple[int, str, list[tuple[str, str]]]:
     """Return ``(status, body, headers)`` delivering ``params`` to the client."""
     params = [*params, ("iss", current_app.config["IDP_ISSUER"])]
     if mode == "form_post":

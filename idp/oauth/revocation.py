@@ -11,6 +11,7 @@ Rules:
 
 from __future__ import annotations
 
+from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 
 from ..services import audit, grants
@@ -32,7 +33,7 @@ class RevocationEndpoint(_RevocationEndpoint):
     def query_token(self, token_string, token_type_hint):
         return token_lookup.find(token_string, token_type_hint)
 
-    def revoke_token(self, token: token_lookup.Presented, request) -> None:
+    def revoke_token(self, token: token_lookup.Presented, request: OAuth2Request) -> None:
         if token.kind == token_lookup.REFRESH:
             assert token.grant is not None
             grants.revoke_grant(token.grant.id)

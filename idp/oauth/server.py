@@ -15,7 +15,7 @@ import time
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskServer
 from authlib.oauth2.rfc6749.errors import InvalidClientError
-from flask import current_app
+from flask import Flask, current_app
 from flask import request as flask_request
 
 from ..extensions import db
@@ -121,7 +121,7 @@ class ClientCache:
         self._rows.clear()
 
 
-def init_app(app) -> None:
+def init_app(app: Flask) -> None:
     server = AuthorizationServer()
     server.clients = ClientCache(float(app.config["IDP_CLIENT_CACHE_SECONDS"]))
     server.https_issuer = app.config["IDP_ISSUER"].startswith("https://")

@@ -11,6 +11,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
 from flask import current_app
 from joserfc import jwt
@@ -34,7 +35,7 @@ class UnsupportedTokenTypeError(OAuth2Error):
     error = "unsupported_token_type"
 
 
-def check_params(request) -> None:
+def check_params(request: OAuth2Request) -> None:
     """Both endpoints: a ``token`` is required; the hint, if any, must be known."""
     if not request.form.get("token"):
         raise InvalidRequestError("Missing 'token'.")
@@ -55,7 +56,7 @@ class Presented:
     grant: Grant | None = None
     current: bool = True
 
-    def check_client(self, client) -> bool:
+    def check_client(self, client: Client) -> bool:
         return self.client_id == client.client_id
 
     def is_active(self, client: Client | None) -> grants.ActiveToken | Grant | None:

@@ -30,6 +30,7 @@ from ..clock import now
 from ..extensions import db
 from ..ids import new_ordered_id
 from ..models import Client, Grant, User
+from ..models.types import table
 from ..security import opaque
 from . import keys
 
@@ -165,7 +166,7 @@ def issue(
     return response, row
 
 
-INSERT = Grant.__table__.insert()
+INSERT = table(Grant).insert()
 
 
 def save(row: dict[str, Any] | None) -> None:

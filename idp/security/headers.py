@@ -15,6 +15,9 @@ Rules:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from flask import Flask, current_app, request
 
 from ..errors import error_response, is_browser
@@ -36,7 +39,7 @@ def _check_host():
     return None
 
 
-def security_headers(config, html: bool) -> list[tuple[str, str]]:
+def security_headers(config: Mapping[str, Any], html: bool) -> list[tuple[str, str]]:
     """The headers every response carries (a response's own values come first)."""
     values = [
         ("Content-Security-Policy", PAGE_CSP),

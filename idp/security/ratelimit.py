@@ -27,9 +27,10 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from flask import current_app, request
+from flask import Response, current_app, request
+from flask_limiter import RequestLimit
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from limits import parse_many
@@ -49,7 +50,7 @@ def _setting(name: str) -> Callable[[], str]:
     return lambda: current_app.config[f"IDP_RATE_LIMIT_{name}"]
 
 
-def _failed(response) -> bool:
+def _failed(response: Response) -> bool:
     return 400 <= response.status_code < 500 and response.status_code != 429
 
 
@@ -92,13 +93,14 @@ def _apply(*decorators):
     return wrap
 
 
-def _record_lockout(breached) -> None:
+def _record_lockout(breached: RequestLimit) -> None:
     """Audit each request refused by a limit (``login.lockout``); 429 follows."""
     audit.record("login.lockout", audit.Origin.of(request), limit=str(breached.limit),
                  account=_form_account() or _signed_in_account() or None, path=request.path)
 
 
-def _failures(setting: str, scope: str, key_func: Callable[[], str], **options):
+def _failures(setting: str, scope: str, key_func: Callable[[], str],
+              **options: Any) -> Any:
     """A limit on failed requests only, named by its config setting."""
     return limiter.limit(_setting(setting), key_func=key_func, scope=scope,
                          deduct_when=_failed, error_message=TOO_MANY,

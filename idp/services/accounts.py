@@ -59,6 +59,13 @@ def find_user(identifier: str) -> User | None:
     )
 
 
+def require_user(identifier: str) -> User:
+    user = find_user(identifier)
+    if user is None:
+        raise ServiceError(f"no user {identifier!r}")
+    return user
+
+
 def authenticate(identifier: str, password: str, origin: Origin | None = None) -> User | None:
     """Return the user if the password is right and the account enabled.
 

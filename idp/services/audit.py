@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..clock import now
 from ..extensions import db
 from ..models import AuditEvent
 from ..transaction import always
+
+if TYPE_CHECKING:
+    from flask import Request
 
 log = logging.getLogger("idp.audit")
 
@@ -26,7 +29,7 @@ class Origin:
     user_agent: str | None = None
 
     @classmethod
-    def of(cls, request) -> Origin:
+    def of(cls, request: Request) -> Origin:
         """Where ``request`` (a Werkzeug request, handed in by the caller) came from."""
         return cls(ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
 

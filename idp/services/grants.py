@@ -29,6 +29,7 @@ from sqlalchemy import bindparam, select, update
 from ..clock import now
 from ..extensions import db
 from ..models import Client, Grant, RevokedToken, User, by_key
+from ..models.types import rowcount
 from ..transaction import always
 from .audit import record
 
@@ -115,10 +116,10 @@ def _revoke_with_descendants(ids: Iterable[str]) -> int:
     total = 0
     pending = list(ids)
     while pending:
-        total += db.session.execute(
+        total += rowcount(db.session.execute(
             update(Grant).where(Grant.id.in_(pending), Grant.revoked_at.is_(None))
             .values(revoked_at=at).execution_options(synchronize_session=False)
-        ).rowcount
+        ))
         pending = list(db.session.scalars(
             select(Grant.id).where(Grant.parent_id.in_(pending), Grant.revoked_at.is_(None))))
     return total

@@ -6,7 +6,11 @@ long job, not a request.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, or_, select
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from ..clock import now
 from ..extensions import db
@@ -15,10 +19,11 @@ from ..models import AuthorizationCode, Grant, Interaction, LoginSession, Revoke
 BATCH = 1000
 
 
-def _purge(model, key, condition) -> int:
+def _purge(model: type, key: InstrumentedAttribute[Any],
+           condition: ColumnElement[bool]) -> int:
     deleted = 0
     while True:
-        ids = db.session.scalars(select(key).where(condition).limit(BATCH)).all()
+        ids: Sequence[Any] = db.session.scalars(select(key).where(condition).limit(BATCH)).all()
         if not ids:
             return deleted
         db.session.execute(delete(model).where(key.in_(ids)))

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from ..clock import now
 from ..extensions import db
 from ..models import LoginSession, User
+from ..models.types import rowcount
 from . import grants
 from .audit import Origin, record
 
@@ -82,7 +83,7 @@ def end(sid: str, origin: Origin | None = None, user_id: str | None = None) -> N
         .where(LoginSession.sid == sid, LoginSession.ended_at.is_(None))
         .values(ended_at=at)
     )
-    if ended.rowcount == 0:
+    if rowcount(ended) == 0:
         return
     grants.end_of_session(sid)
     record("logout", origin, user_id=user_id, sid=sid)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import redirect, request, session
 from flask_login import current_user
+from werkzeug.exceptions import Unauthorized
+from werkzeug.wrappers import Response
 
 from ..models import LoginSession, User
 from ..oauth.interaction import BROWSER, Person
@@ -12,6 +14,14 @@ from ..services.audit import Origin
 
 def origin() -> Origin:
     return Origin.of(request)
+
+
+def signed_in_now() -> tuple[User, LoginSession]:
+    """The signed-in user and session, in a view that requires them (``login_required``)."""
+    user, login_session = signed_in()
+    if user is None or login_session is None:
+        raise Unauthorized()
+    return user, login_session
 
 
 def signed_in() -> tuple[User | None, LoginSession | None]:
@@ -35,6 +45,6 @@ def renew_session() -> None:
         session[BROWSER] = browser
 
 
-def see_other(location: str):
+def see_other(location: str) -> Response:
     """Redirect; after a POSTed form with 303 so the browser switches to GET."""
     return redirect(location, 303 if request.method == "POST" else 302)

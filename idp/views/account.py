@@ -4,19 +4,20 @@ one through another), the password."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import login_required
 
 from ..forms.auth import ActionForm, ChangePasswordForm
 from ..security import ratelimit
 from ..services import ServiceError, accounts, audit, consent, grants, sessions
-from ._request import origin, see_other, signed_in
+from ._request import origin, see_other, signed_in_now
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
 
 def _page(password_form: ChangePasswordForm | None = None, message: str | None = None,
-          error: str | None = None, status: int = 200):
-    user, login_session = signed_in()
+          error: str | None = None, status: int = 200) -> ResponseReturnValue:
+    user, login_session = signed_in_now()
     return render_template(
         "account/index.html", user=user, current=login_session,
         sessions=sessions.active_for_user(user.id), consents=consent.of_user(user),
@@ -28,7 +29,7 @@ def _page(password_form: ChangePasswordForm | None = None, message: str | None =
 
 @bp.get("")
 @login_required
-def index():
+def index() -> ResponseReturnValue:
     return _page(message={"password": "Your password was changed. Your other sessions were "
                                       "ended, and applications signed in with the old password "
                                       "must sign in again.",
@@ -39,11 +40,11 @@ def index():
 @bp.post("/password")
 @login_required
 @ratelimit.password_check
-def change_password():
+def change_password() -> ResponseReturnValue:
     form = ChangePasswordForm()
     if not form.validate_on_submit():
         return _page(form, status=400)
-    user, login_session = signed_in()
+    user, login_session = signed_in_now()
 
     def change() -> bool:
         try:
@@ -64,10 +65,10 @@ def change_password():
 
 @bp.post("/consents/<client_id>/revoke")
 @login_required
-def revoke_consent(client_id: str):
+def revoke_consent(client_id: str) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
-    user, _ = signed_in()
+    user, _ = signed_in_now()
     if not consent.revoke(user, client_id, origin()):
         abort(404)
     return see_other(url_for("account.index", done="revoked"))
@@ -75,10 +76,10 @@ def revoke_consent(client_id: str):
 
 @bp.post("/sessions/<sid>/end")
 @login_required
-def end_session(sid: str):
+def end_session(sid: str) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
-    user, current = signed_in()
+    user, current = signed_in_now()
     if sid not in {s.sid for s in sessions.active_for_user(user.id)}:
         abort(404)
     sessions.end(sid, origin(), user_id=user.id)
@@ -89,11 +90,11 @@ def end_session(sid: str):
 
 @bp.post("/acting/<grant_id>/revoke")
 @login_required
-def revoke_acting(grant_id: str):
+def revoke_acting(grant_id: str) -> ResponseReturnValue:
     """Stop an application acting for the user (a token exchange) and what it derived."""
     if not ActionForm().validate_on_submit():
         abort(400)
-    user, _ = signed_in()
+    user, _ = signed_in_now()
     if grant_id not in {g.id for g, _actor, _subject in grants.acting_for(user.id)}:
         abort(404)
     grants.revoke_grant(grant_id)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import Blueprint, current_app, render_template, request, url_for
 from flask_login import login_user, logout_user
+from werkzeug.wrappers import Response
 
 from ..forms.auth import LoginForm, LogoutForm
 from ..models import LoginSession, User
@@ -27,11 +28,12 @@ def index():
 @ratelimit.login
 def login():
     """Sign in: for an application's interaction (``?interaction=``), or for this site."""
-    pending = None
+    pending: interaction.Pending | None = None
     if (interaction_id := request.args.get("interaction")) is not None:
-        pending = interaction.open_page(interaction_id, interaction.LOGIN, person())
-        if isinstance(pending, Response):
-            return pending
+        opened = interaction.open_page(interaction_id, interaction.LOGIN, person())
+        if isinstance(opened, Response):
+            return opened
+        pending = opened
     next_url = request.values.get("next") if pending is None else None
     form = LoginForm(next=next_url if is_safe_next(next_url) else None)
     if request.method == "GET" and pending and (hint := pending.param("login_hint")):

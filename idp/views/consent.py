@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, render_template, request
+from werkzeug.wrappers import Response
 
 from ..forms.auth import ConsentForm
 from ..oauth import interaction
@@ -20,7 +21,7 @@ def consent():
                                     person())
     if isinstance(pending, Response):
         return pending
-    user, client = pending.person.user, pending.client
+    user, client = pending.user, pending.client
     form = ConsentForm()
     if form.validate_on_submit():
         if form.decision.data == "deny":

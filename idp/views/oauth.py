@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
 
 from ..errors import error_response
 from ..extensions import csrf
@@ -25,7 +26,7 @@ MAX_AUTHORIZE_VALUE = 4096  # a state or nonce longer than this is not a real cl
 
 
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
-def authorize():
+def authorize() -> ResponseReturnValue:
     """Start or continue an authorization request (GET and POST are equivalent)."""
     if "oidc_id" in request.values:
         # Reserved for upstream identity providers; none is configured.
@@ -38,14 +39,14 @@ def authorize():
 
 
 @bp.get("/oauth/authorize/<interaction_id>")
-def resume(interaction_id: str):
+def resume(interaction_id: str) -> ResponseReturnValue:
     """Go on with an interaction after one of its pages: the next page, or the answer."""
     return interaction.resume(interaction_id, person())
 
 
 @bp.post("/oauth/token")
 @ratelimit.token
-def token():
+def token() -> ResponseReturnValue:
     if (refused := machine_requests.refusal()) is not None:
         return refused
     return current_server().create_token_response()
@@ -53,24 +54,24 @@ def token():
 
 @bp.post("/oauth/introspect")
 @ratelimit.introspection
-def introspect():
+def introspect() -> ResponseReturnValue:
     return _token_endpoint("introspection")
 
 
 @bp.post("/oauth/revoke")
 @ratelimit.revocation
-def revoke():
+def revoke() -> ResponseReturnValue:
     return _token_endpoint("revocation")
 
 
-def _token_endpoint(name: str):
+def _token_endpoint(name: str) -> ResponseReturnValue:
     if (refused := machine_requests.refusal()) is not None:
         return refused
     return current_server().create_endpoint_response(name)
 
 
 @bp.route("/oauth/userinfo", methods=["GET", "POST"])
-def userinfo():
+def userinfo() -> ResponseReturnValue:
     try:
         token = protector.acquire_token("openid")
         body = userinfo_claims(token)

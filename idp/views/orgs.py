@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, render_template, request
+from werkzeug.wrappers import Response
 
 from ..forms.auth import SelectOrgForm
 from ..oauth import interaction
@@ -18,7 +19,7 @@ def select_org():
                                     person())
     if isinstance(pending, Response):
         return pending
-    user = pending.person.user
+    user = pending.user
     memberships = orgs.memberships(user.id)
     form = SelectOrgForm()
     error = None

@@ -33,6 +33,7 @@ from sqlalchemy import bindparam, exists, select, update
 from ...clock import now
 from ...extensions import db
 from ...models import AuthorizationCode, User, by_key
+from ...models.types import table
 from ...security import opaque
 from ...services import grants as grant_rules
 from ...services import sessions
@@ -50,7 +51,7 @@ class RequestUriNotSupported(OAuth2Error):
     description = "'request_uri' is not supported."
 
 
-_codes = AuthorizationCode.__table__
+_codes = table(AuthorizationCode)
 CLAIM = (
     update(_codes)
     .where(
@@ -83,7 +84,8 @@ class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):
             raise RequestUriNotSupported(redirect_uri=redirect_uri)
         return redirect_uri
 
-    def create_authorization_response(self, redirect_uri: str, grant_user):
+    def create_authorization_response(self, redirect_uri: str, grant_user: User | None,
+                                      ) -> tuple[int, str, list[tuple[str, str]]]:
         if not grant_user:
             raise AccessDeniedError(
                 "The user denied the request.", redirect_uri=redirect_uri

@@ -50,7 +50,7 @@ class IssuesTokens:
         grant_type: str | None = None,
         expires_in: int | None = None,
         include_refresh_token: bool = True,
-    ):
+    ) -> dict[str, Any]:
         request = self.request
         client: Client = request.client
         form = request.form
@@ -78,7 +78,7 @@ class IssuesTokens:
         return token
 
 
-def add_id_token(grant, response) -> None:
+def add_id_token(grant: IssuesTokens, response: tuple[int, dict[str, Any], Any]) -> None:
     """Hook: an ID token beside the access token when ``openid`` was granted.
 
     For grants without an authorization request (refresh, password); the code

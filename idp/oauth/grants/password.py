@@ -19,6 +19,7 @@ from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from flask import request as flask_request
 
 from ...clock import now
+from ...models import User
 from ...security import ratelimit
 from ...services import accounts, audit, orgs
 from ...services.audit import Origin
@@ -33,7 +34,7 @@ class PasswordGrant(IssuesTokens, grants.ResourceOwnerPasswordCredentialsGrant):
         super().__init__(request, server)
         self.register_hook("after_create_token_response", add_id_token)
 
-    def authenticate_user(self, username: str, password: str):
+    def authenticate_user(self, username: str, password: str) -> User:
         origin = Origin.of(flask_request)
         user = ratelimit.checked_password(
             username, lambda: accounts.authenticate(username, password, origin))

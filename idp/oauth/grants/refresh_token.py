@@ -30,6 +30,7 @@ from sqlalchemy import bindparam, case, update
 from ...clock import now
 from ...extensions import db
 from ...models import Client, Grant, UsedRefreshToken, User, by_key
+from ...models.types import table
 from ...security import opaque
 from ...services import consent
 from ...services import grants as grant_rules
@@ -38,7 +39,7 @@ from .base import IssuesTokens, add_id_token, claim
 
 MAX_REFRESH_TOKEN_LENGTH = 512
 
-_grants = Grant.__table__
+_grants = table(Grant)
 ROTATE = (
     update(_grants)
     .where(
@@ -56,7 +57,7 @@ ROTATE = (
     )
     .returning(*_grants.c)
 )
-FILE_USED = UsedRefreshToken.__table__.insert()
+FILE_USED = table(UsedRefreshToken).insert()
 
 
 class RefreshTokenGrant(IssuesTokens, grants.RefreshTokenGrant):
