@@ -7,6 +7,7 @@ import hashlib
 import re
 import secrets
 import time
+from collections.abc import Sequence
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -63,10 +64,38 @@ def form_post_params(html: str) -> tuple[str, str, dict[str, str]]:
     return parser.action, parser.method or "", dict(parser.fields)
 
 
-def verify_jwt(token: str, jwks: dict[str, Any], algorithms: list[str]) -> tuple[dict, dict]:
-    """Verify a JWT's signature against the published JWKS; return (header, claims)."""
-    decoded = jwt.decode(token, KeySet.import_key_set(jwks), algorithms=algorithms)
-    return decoded.header, decoded.claims
+def verify_jwt(token: str, jwks: dict[str, Any], algorithms: str | Sequence[str],
+               **expected: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Verify a JWT against the published keys, as a relying party must; return
+    (header, claims).
+
+    The signature with one of ``algorithms`` and a ``kid`` of the JWKS; ``exp`` ahead
+    and ``iat`` not in the future; and each claim named in ``expected`` present with
+    exactly that value.
+    """
+    allowed = [algorithms] if isinstance(algorithms, str) else list(algorithms)
+    decoded = jwt.decode(token, KeySet.import_key_set(jwks), algorithms=allowed)
+    header, claims = decoded.header, decoded.claims
+    assert header["alg"] in allowed, header
+    assert header.get("kid") in {k.get("kid") for k in jwks["keys"]}, header
+    jwt.JWTClaimsRegistry(
+        leeway=5, exp={"essential": True}, iat={"essential": True},
+        **{name: {"essential": True, "value": value} for name, value in expected.items()},
+    ).validate(claims)
+    assert claims["exp"] > time.time(), claims  # no leeway for expiry
+    return header, claims
+
+
+# OIDC Core §3.1.3.6: the left half of the hash JWA names for the ID token's alg; for
+# Ed25519 (and its older name EdDSA), SHA-512.
+AT_HASH = {"RS256": hashlib.sha256, "ES256": hashlib.sha256, "Ed25519": hashlib.sha512,
+           "EdDSA": hashlib.sha512}
+
+
+def at_hash(access_token: str, alg: str = "RS256") -> str:
+    """The ``at_hash`` an ID token signed with ``alg`` must carry, computed here."""
+    digest = AT_HASH[alg](access_token.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode("ascii")
 
 
 class OAuthClient:

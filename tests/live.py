@@ -18,8 +18,6 @@ or while the server runs.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import re
@@ -36,12 +34,13 @@ from typing import Any, Literal
 
 import pytest
 import requests
-from joserfc import jwt
-from joserfc.jwk import KeySet
 
 from idp.access_log import ACCESS_LOG_FORMAT
 
+from .helpers import at_hash, verify_jwt
 from .tls import HOSTNAME, certificates
+
+__all__ = ["at_hash", "verify_jwt"]  # what the live tests check tokens with
 
 ROOT = Path(__file__).resolve().parents[1]
 # The console scripts of the interpreter running the tests: works from any venv.
@@ -215,37 +214,6 @@ def live_server_fixture(
             yield server
 
     return fixture
-
-
-# -- what every live test checks on the tokens it gets ------------------------------
-
-
-def half_hash(value: str) -> str:
-    """``at_hash`` for an RS256/ES256 ID token: left half of SHA-256, base64url."""
-    digest = hashlib.sha256(value.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode("ascii")
-
-
-def verify_jwt(token: str, jwks: dict[str, Any], alg: str, **expected: Any,
-               ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Verify the signature with the published keys and the claims; return (header, claims).
-
-    ``expected`` names claims that must be present with exactly that value;
-    exp must lie ahead and iat not in the future.
-    """
-    decoded = jwt.decode(token, KeySet.import_key_set(jwks), algorithms=[alg])
-    header, claims = decoded.header, decoded.claims
-    assert header["alg"] == alg, header
-    assert header.get("kid") in {k.get("kid") for k in jwks["keys"]}, header
-    registry = jwt.JWTClaimsRegistry(
-        leeway=5,
-        exp={"essential": True},
-        iat={"essential": True},
-        **{name: {"essential": True, "value": value} for name, value in expected.items()},
-    )
-    registry.validate(claims)  # values, and exp/iat against the clock
-    assert claims["exp"] > time.time(), claims  # no leeway for expiry
-    return header, claims
 
 
 # -- several workers, several processes (tests/concurrency, tests/production) -------

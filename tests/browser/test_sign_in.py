@@ -16,7 +16,7 @@ import requests
 from playwright.sync_api import Page, expect
 
 from tests.helpers import pkce_pair
-from tests.live import LiveServer, half_hash, live_server_fixture, verify_jwt
+from tests.live import LiveServer, at_hash, live_server_fixture, verify_jwt
 
 from .support import Callback
 
@@ -114,7 +114,7 @@ def exchange_and_verify(server: LiveServer, client: dict[str, str], redirect_uri
     _, id_claims = verify_jwt(tokens["id_token"], jwks, "RS256", iss=server.url,
                               aud=client["client_id"], sub=account.user_id, nonce=nonce)
     assert id_claims["aud"] == client["client_id"]
-    assert id_claims["at_hash"] == half_hash(tokens["access_token"])
+    assert id_claims["at_hash"] == at_hash(tokens["access_token"])
     assert id_claims["sid"]
     assert id_claims["email"] == account.email
     assert id_claims["org_id"] == account.orgs[org]

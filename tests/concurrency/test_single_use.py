@@ -23,11 +23,11 @@ import requests
 from tests.live import (
     LiveServer,
     ServerProcess,
+    at_hash,
     authorize_in_browser,
     base_url,
     free_port,
     fresh_database,
-    half_hash,
     production_server,
     server_environment,
     verify_jwt,
@@ -159,7 +159,7 @@ def check_tokens(setup: Setup, body: dict[str, Any], nonce: str | None) -> dict[
     expected = {"nonce": nonce} if nonce else {}
     _, id_claims = verify_jwt(body["id_token"], jwks, "RS256", iss=setup.url,
                               sub=setup.user_id, aud=setup.client_id, **expected)
-    assert id_claims["at_hash"] == half_hash(body["access_token"])
+    assert id_claims["at_hash"] == at_hash(body["access_token"])
     assert body["refresh_token"]
     return claims
 

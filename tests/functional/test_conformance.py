@@ -30,7 +30,6 @@ database.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import re
 import secrets
@@ -48,7 +47,7 @@ from sqlalchemy import update
 from idp.extensions import db
 from idp.models import AuthorizationCode, LoginSession
 from tests.conftest import ISSUER, PASSWORD, REDIRECT_URI
-from tests.helpers import OAuthClient, form_post_params, pkce_pair, verify_jwt
+from tests.helpers import OAuthClient, at_hash, form_post_params, pkce_pair, verify_jwt
 
 POST_LOGOUT_URI = "https://rp.example/post_logout_redirect"
 
@@ -77,12 +76,6 @@ def b64url(data: bytes) -> str:
 
 def b64url_json(value: dict) -> str:
     return b64url(json.dumps(value, separators=(",", ":")).encode())
-
-
-def at_hash(access_token: str) -> str:
-    """OIDC Core §3.1.3.6 for RS256: the left half of the SHA-256, base64url."""
-    digest = hashlib.sha256(access_token.encode("ascii")).digest()
-    return b64url(digest[:16])
 
 
 def key_by_kid(jwks: dict, kid: str | None) -> dict:

@@ -119,7 +119,7 @@ def test_refresh_reuse_leaves_other_families_alone(code_tokens, endpoint, web):
     one, two = code_tokens(), code_tokens()
     endpoint.ok({"grant_type": "refresh_token", "refresh_token": one["refresh_token"]},
                 "web", web.client_secret)
-    refresh(endpoint, web, one["refresh_token"])
+    assert_json_error(refresh(endpoint, web, one["refresh_token"]), 400, "invalid_grant")
     endpoint.ok({"grant_type": "refresh_token", "refresh_token": two["refresh_token"]},
                 "web", web.client_secret)
 

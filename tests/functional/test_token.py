@@ -10,7 +10,7 @@ import pytest
 from idp.extensions import db
 from idp.models import AuthorizationCode, Grant, RevokedToken
 from tests.conftest import ISSUER, PASSWORD, REDIRECT_URI
-from tests.helpers import assert_json_error, get_code, pkce_pair, verify_jwt
+from tests.helpers import assert_json_error, at_hash, get_code, pkce_pair, verify_jwt
 
 
 @pytest.fixture
@@ -67,8 +67,7 @@ def test_confidential_client_redeems_code(signed_in, web, alice, method, make_cl
     assert id_token["amr"] == ["pwd"]
     assert id_token["email"] == "alice@example.com"
     assert id_token["org_slug"] == "acme"
-    from idp.oauth.id_token import half_hash
-    assert id_token["at_hash"] == half_hash(body["access_token"], "RS256")
+    assert id_token["at_hash"] == at_hash(body["access_token"], "RS256")
 
 
 def test_public_client_redeems_code_with_pkce(signed_in, make_client, alice):
@@ -101,8 +100,7 @@ def test_id_token_algorithms(signed_in, make_client):
                                   redirect_uri=REDIRECT_URI).get_json()
         header, claims = verify_jwt(body["id_token"], signed_in.jwks(), [alg])
         assert header["alg"] == alg
-        from idp.oauth.id_token import half_hash
-        assert claims["at_hash"] == half_hash(body["access_token"], alg)
+        assert claims["at_hash"] == at_hash(body["access_token"], alg)
 
 
 def test_eddsa_access_tokens_for_clients_that_ask(signed_in, make_client):

@@ -19,7 +19,7 @@ import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 
-from tests.live import LiveServer, free_port, half_hash, live_server_fixture, verify_jwt
+from tests.live import LiveServer, at_hash, free_port, live_server_fixture, verify_jwt
 
 pytestmark = pytest.mark.live
 
@@ -158,7 +158,7 @@ def check_tokens(server: LiveServer, setup: Setup, session: OAuth2Session,
     _, id_claims = verify_jwt(token["id_token"], jwks, "RS256", iss=metadata["issuer"],
                               aud=client_id, sub=setup.user_id, nonce=nonce)
     assert id_claims["aud"] == client_id
-    assert id_claims["at_hash"] == half_hash(token["access_token"])
+    assert id_claims["at_hash"] == at_hash(token["access_token"])
     header, at_claims = verify_jwt(token["access_token"], jwks, "Ed25519",
                                    iss=metadata["issuer"], sub=setup.user_id,
                                    client_id=client_id, org_id=setup.org_id)

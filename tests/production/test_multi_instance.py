@@ -22,11 +22,11 @@ import requests
 from tests.live import (
     LiveServer,
     ServerProcess,
+    at_hash,
     authorize_in_browser,
     base_url,
     free_port,
     fresh_database,
-    half_hash,
     page_form,
     production_server,
     server_environment,
@@ -86,7 +86,7 @@ class Cluster:
             assert header["typ"] == "at+jwt"
             _, id_claims = verify_jwt(body["id_token"], jwks, "RS256", iss=self.issuer,
                                       sub=self.user_id, aud=self.client_id, **expected)
-            assert id_claims["at_hash"] == half_hash(body["access_token"])
+            assert id_claims["at_hash"] == at_hash(body["access_token"])
             assert id_claims["sid"] == claims["sid"]
         body["claims"] = claims
         return body
