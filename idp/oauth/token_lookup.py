@@ -7,15 +7,11 @@ only decides which is tried first (RFC 7009 §2.1, RFC 7662 §2.1).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
-from flask import current_app
-from joserfc import jwt
-from joserfc.errors import JoseError, SecurityWarning
 from sqlalchemy import select
 
 from ..clock import now
@@ -23,8 +19,7 @@ from ..extensions import db
 from ..models import Client, Grant, UsedRefreshToken, by_key
 from ..security import opaque
 from ..services import grants
-from . import keys
-from .bearer import ACCESS_TOKEN_ALGS, MAX_TOKEN_LENGTH
+from .bearer import MAX_TOKEN_LENGTH, decode_access_token
 
 ACCESS, REFRESH = "access_token", "refresh_token"
 
@@ -85,21 +80,8 @@ def find(token: str, hint: str | None) -> Presented | None:
 
 
 def _access(token: str) -> Presented | None:
-    if token.count(".") != 2:
-        return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SecurityWarning)  # "EdDSA" clients
-            decoded = jwt.decode(token, keys.verification_keys(), ACCESS_TOKEN_ALGS)
-    except (JoseError, ValueError, TypeError):
-        return None
-    claims = decoded.claims
-    if (decoded.header.get("typ") != "at+jwt" or claims.get("iss") != current_app.config[
-            "IDP_ISSUER"] or not isinstance(claims.get("jti"), str)
-            or not isinstance(claims.get("client_id"), str)
-            or not isinstance(claims.get("exp"), int)):
-        return None
-    return Presented(ACCESS, claims["client_id"], claims=claims)
+    claims = decode_access_token(token, expired=True)
+    return Presented(ACCESS, claims["client_id"], claims=claims) if claims else None
 
 
 def _refresh(token: str) -> Presented | None:

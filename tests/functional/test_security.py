@@ -88,22 +88,14 @@ def https_app(app, make_app):
 
 
 def test_cookie_theft_over_http_secure_host_cookie_when_https(https_app):
-    with https_app.app_context():
-        from idp.services import accounts
-        accounts.create_user("alice", "alice@example.com", PASSWORD)
-        db.session.commit()
-    http = https_app.test_client()
-    base = {"base_url": "https://id.example.com"}
-    page = http.get("/login", **base)
-    assert page.headers["Strict-Transport-Security"].startswith("max-age=")
-    response = http.post("/login", data={"username": "alice", "password": PASSWORD,
-                                         "csrf_token": csrf_token(page.get_data(True))},
-                         headers={"Referer": "https://id.example.com/login"}, **base)
+    response = _https_login(https_app, Referer="https://id.example.com/login")
     assert response.status_code == 303
-    cookie = http.get_cookie("__Host-idp_session", domain="id.example.com")
-    assert cookie is not None
-    assert cookie.secure
-    assert cookie.http_only
+    page = https_app.test_client().get("/login", base_url="https://id.example.com")
+    assert page.headers["Strict-Transport-Security"].startswith("max-age=")
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("__Host-idp_session=")
+    assert "Secure" in cookie
+    assert "HttpOnly" in cookie
 
 
 def _https_login(app, **headers):
