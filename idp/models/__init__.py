@@ -1,5 +1,6 @@
 """Typed SQLAlchemy models; every table in SPEC "Data"."""
 
+from .apis import Api, Role, RoleAssignment
 from .audit import AuditEvent
 from .client import Client
 from .codes import AuthorizationCode
@@ -13,6 +14,7 @@ from .sessions import LoginSession
 from .user import User
 
 __all__ = [
+    "Api",
     "AuditEvent",
     "AuthorizationCode",
     "Client",
@@ -25,6 +27,8 @@ __all__ = [
     "Membership",
     "Organization",
     "RevokedToken",
+    "Role",
+    "RoleAssignment",
     "SigningKey",
     "UsedRefreshToken",
     "User",

@@ -19,7 +19,9 @@ GRANT_TYPES = (
     "urn:ietf:params:oauth:grant-type:token-exchange",
 )
 ID_TOKEN_ALGS = ("RS256", "ES256", "Ed25519")
-ACCESS_TOKEN_ALGS = ("Ed25519", "EdDSA")
+ACCESS_TOKEN_ALGS = ("Ed25519", "EdDSA", "RS256", "ES256")
+PRIVX_PROFILE = "privx"
+TOKEN_PROFILES = ("rfc9068", PRIVX_PROFILE)
 
 
 class Client(Model):
@@ -44,6 +46,13 @@ class Client(Model):
     max_groups_in_id_token: Mapped[int] = mapped_column(Integer, default=100)
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(16), default="RS256")
     access_token_signed_alg: Mapped[str] = mapped_column(String(16), default="Ed25519")
+    # The APIs it may ask tokens for (empty: any), and the one it gets without asking.
+    apis: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    default_api: Mapped[str | None] = mapped_column(String(2000))
+    token_profile: Mapped[str] = mapped_column(String(16), default="rfc9068")
+    # Profile and email claims in the ID token too, for relying parties that read them
+    # there instead of at UserInfo (OIDC Core §5.4 returns them from UserInfo).
+    id_token_claims: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     org_id: Mapped[str | None] = mapped_column(
         ForeignKey("organizations.id", ondelete="SET NULL"), index=True
@@ -89,6 +98,10 @@ class Client(Model):
 
     def allows_scope(self, scope: str) -> bool:
         if scope in self.scopes:
+            return True
+        from ..oauth.resources import usable_scopes  # an API's scopes, for its requests
+
+        if scope in usable_scopes(self):
             return True
         # "grpn://*" registers every group-name selector, likewise "grpid://*".
         prefix = scope.split("://", 1)[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -25,6 +27,8 @@ class AuthorizationCode(Model):
     org_id: Mapped[str | None] = mapped_column(String(36))
     redirect_uri: Mapped[str | None] = mapped_column(String(2000))
     scope: Mapped[str] = mapped_column(String(2000), default="")
+    resources: Mapped[list[str]] = mapped_column(JSONType, default=list)  # RFC 8707
+    claims_request: Mapped[dict[str, Any] | None] = mapped_column(JSONType)  # OIDC Core §5.5
     nonce: Mapped[str | None] = mapped_column(String(512))
     auth_time: Mapped[int] = mapped_column(Integer)
     acr: Mapped[str | None] = mapped_column(String(64))

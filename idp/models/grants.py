@@ -45,6 +45,8 @@ class Grant(Model):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     grant_type: Mapped[str] = mapped_column(String(64))  # the grant that began it
     scope: Mapped[str] = mapped_column(String(2000), default="")  # what a refresh may ask
+    resources: Mapped[list[str]] = mapped_column(JSONType, default=list)  # RFC 8707
+    claims_request: Mapped[dict[str, Any] | None] = mapped_column(JSONType)  # OIDC Core §5.5
     org_id: Mapped[str | None] = mapped_column(String(36))
     sid: Mapped[str | None] = mapped_column(String(64), index=True)
     offline: Mapped[bool] = mapped_column(Boolean, default=False)

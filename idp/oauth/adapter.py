@@ -46,6 +46,8 @@ class Extras:
     """What our grants hang on a request, typed: set by the grant or the interaction."""
 
     decision: Decision | None = None  # authorization endpoint: who, which organization
+    resources: list[str] | None = None  # authorization endpoint: the APIs it is for
+    claims_request: dict[str, Any] | None = None  # authorization endpoint: OIDC Core §5.5
     token_context: Context | None = None  # token endpoint: what the issuance hangs on
     issued_token: dict[str, Any] | None = None  # the row of the token just issued
 

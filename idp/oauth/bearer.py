@@ -28,7 +28,7 @@ from ..clock import now
 from ..services import grants
 from . import keys
 
-ACCESS_TOKEN_ALGS = ["Ed25519", "EdDSA"]
+ACCESS_TOKEN_ALGS = ["Ed25519", "EdDSA", "RS256", "ES256"]
 MAX_TOKEN_LENGTH = 8192
 
 

@@ -33,6 +33,7 @@ SCOPES_SUPPORTED = (
     "private_metadata",
     "group_names",
     "group_ids",
+    "roles",
 )
 
 SCOPE_WORDS = {
@@ -45,6 +46,7 @@ SCOPE_WORDS = {
     "private_metadata": "See the private information stored about you",
     "group_names": "See the names of your groups",
     "group_ids": "See the identifiers of your groups",
+    "roles": "See your roles and what they allow you to do",
 }
 
 
@@ -91,29 +93,88 @@ def group_claims(groups: list[Group], scopes: set[str], limit: int | None = None
     return claims, truncated
 
 
-def user_claims(user: User, scopes: set[str], org_id: str | None = None) -> dict[str, Any]:
-    """The OIDC claims that ``scopes`` release about ``user``, ``None`` values left out.
-
-    ``org_id`` is the organization chosen for the token; its membership is
-    looked up only when the ``org`` scope releases it.
-    """
-    claims: dict[str, Any] = {"sub": user.id}
+def profile_claims(user: User, scopes: set[str]) -> dict[str, Any]:
+    """What the ``profile``, ``email`` and Clerk's metadata scopes release about
+    ``user`` (OIDC Core §5.4, Clerk's UserInfo), ``None`` values left out."""
+    claims: dict[str, Any] = {}
     if "profile" in scopes:
         claims.update(
             name=user.name,
             given_name=user.given_name,
             family_name=user.family_name,
             preferred_username=user.username,
+            username=user.username,
             picture=user.picture,
             locale=user.locale,
             updated_at=user.updated_at,
+            unsafe_metadata=user.unsafe_metadata or {},
         )
     if "email" in scopes:
         claims.update(email=user.email, email_verified=bool(user.email_verified))
-    if "org" in scopes and org_id and (membership := orgs.membership(user.id, org_id)):
-        claims.update(org_id=org_id, org_slug=membership.org.slug, org_role=membership.role)
     if "public_metadata" in scopes:
         claims["public_metadata"] = user.public_metadata or {}
     if "private_metadata" in scopes:
         claims["private_metadata"] = user.private_metadata or {}
     return {k: v for k, v in claims.items() if v is not None}
+
+
+def org_claims(user: User, scopes: set[str], org_id: str | None) -> dict[str, Any]:
+    """What the ``org`` scope releases: the organization chosen for the token, and the
+    user's role in it (looked up only when the scope asks)."""
+    if "org" in scopes and org_id and (membership := orgs.membership(user.id, org_id)):
+        return {"org_id": org_id, "org_slug": membership.org.slug, "org_role": membership.role}
+    return {}
+
+
+# -- the claims request parameter (OIDC Core §5.5) --------------------------------------
+
+# What a claims request may ask for by name, whatever the scope, and where.
+REQUESTABLE = frozenset({*(c for names in SCOPE_CLAIMS.values() for c in names),
+                         "username", "unsafe_metadata", "acr", "auth_time"})
+CLAIMS_MEMBERS = ("userinfo", "id_token")
+
+
+class ClaimsRequestError(ValueError):
+    """The ``claims`` parameter is not a claims request."""
+
+
+def parse_claims_request(raw: str | None) -> dict[str, dict[str, Any]]:
+    """A ``claims`` parameter as ``{"userinfo": {...}, "id_token": {...}}``, keeping the
+    claims this provider can release (others are ignored, as §5.5 allows)."""
+    if not raw:
+        return {}
+    import json
+
+    try:
+        request = json.loads(raw)
+    except ValueError:
+        raise ClaimsRequestError("'claims' is not JSON.") from None
+    if not isinstance(request, dict):
+        raise ClaimsRequestError("'claims' must be a JSON object.")
+    parsed: dict[str, dict[str, Any]] = {}
+    for member in CLAIMS_MEMBERS:
+        asked = request.get(member)
+        if asked is None:
+            continue
+        if not isinstance(asked, dict):
+            raise ClaimsRequestError(f"'claims.{member}' must be an object.")
+        kept = {}
+        for name, spec in asked.items():
+            if spec is not None and not isinstance(spec, dict):
+                raise ClaimsRequestError(f"'claims.{member}.{name}' must be null or an object.")
+            if name in REQUESTABLE:
+                kept[name] = spec or {}
+        if kept:
+            parsed[member] = kept
+    return parsed
+
+
+def requested_claims(user: User, claims_request: dict[str, dict[str, Any]] | None,
+                     member: str) -> dict[str, Any]:
+    """The user claims a claims request names for ``member`` (scope or not)."""
+    asked = (claims_request or {}).get(member) or {}
+    if not asked:
+        return {}
+    everything = profile_claims(user, {"profile", "email", "public_metadata",
+                                       "private_metadata"})
+    return {name: everything[name] for name in asked if name in everything}

@@ -6,7 +6,10 @@ Rules:
 - iss, sub, aud (the client), azp, exp, iat, auth_time always; nonce when
   the request had one; sid, acr, amr of the login session; at_hash of the
   access token, with SHA-512 for Ed25519 as for EdDSA;
-- the user claims the granted scopes release.
+- ``sub``, the organization (``org`` scope) and the groups (capped at
+  ``maxGroupsInIdToken``); the profile and email claims only for a client that
+  reads them here (``id_token_claims``): an access token is always issued with
+  an ID token here, and then OIDC Core §5.4 returns them from UserInfo.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from ..clock import now
 from ..models import Client, User
 from ..services import orgs
 from . import keys
-from .claims import group_claims, user_claims, wants_groups
+from .claims import group_claims, org_claims, profile_claims, requested_claims, wants_groups
 
 HALF_HASH = {"RS256": hashlib.sha256, "ES256": hashlib.sha256, "Ed25519": hashlib.sha512}
 ID_TOKEN_ALGS = list(HALF_HASH)
@@ -47,6 +50,7 @@ def build(
     acr: str | None = None,
     amr: list[str] | None = None,
     max_groups: int | None = None,
+    claims_request: dict[str, Any] | None = None,
 ) -> str:
     alg = client.id_token_signed_response_alg
     issued_at = now()
@@ -68,7 +72,11 @@ def build(
     if access_token:
         claims["at_hash"] = half_hash(access_token, alg)
     scopes = set(scope.split())
-    claims.update(user_claims(user, scopes, org_id))
+    claims["sub"] = user.id
+    if client.id_token_claims:  # the client reads them here, not at UserInfo
+        claims.update(profile_claims(user, scopes))
+    claims.update(org_claims(user, scopes, org_id))
+    claims.update(requested_claims(user, claims_request, "id_token"))
     if wants_groups(scopes):
         limit = client.max_groups_in_id_token if max_groups is None else max_groups
         groups, truncated = group_claims(orgs.user_groups(user.id, org_id), scopes, limit)

@@ -1,10 +1,12 @@
 """Token introspection (RFC 7662).
 
 Rules:
-- the caller authenticates as a confidential client (Basic or POST body);
+- the caller authenticates as a confidential client, or as an API with its own
+  introspection credentials (RFC 7662 §2.1), by its registered method;
 - access and refresh tokens are both understood, ``token_type_hint`` first;
-- a client only learns about tokens issued to it: anything else, like an
-  unknown, expired, revoked or used token, is just ``{"active": false}``;
+- a client learns only about tokens issued to it, an API only about access
+  tokens whose ``aud`` names it: anything else, like an unknown, expired,
+  revoked or used token, is just ``{"active": false}`` (RFC 7662 §4);
 - a token is active by the same rules as everywhere (``services.grants``).
 """
 
@@ -12,12 +14,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749.authenticate_client import ClientAuthentication
+from authlib.oauth2.rfc6749.errors import InvalidClientError
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 from flask import current_app
 
-from ..models import Grant, User, by_key
+from ..models import Client, Grant, User, by_key
 from ..services.grants import ActiveToken
-from . import token_lookup
+from . import resources, token_lookup
+from .resources import ApiCaller
 
 
 class IntrospectionEndpoint(_IntrospectionEndpoint):
@@ -30,7 +36,20 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
     def query_token(self, token_string, token_type_hint):
         return token_lookup.find(token_string, token_type_hint)
 
-    def check_permission(self, token, client, request):
+    def authenticate_endpoint_client(self, request: OAuth2Request) -> Client | ApiCaller:
+        try:
+            return super().authenticate_endpoint_client(request)
+        except InvalidClientError:  # not a client: perhaps an API
+            caller = ClientAuthentication(resources.api_caller)(
+                request, self.CLIENT_AUTH_METHODS, self.ENDPOINT_NAME)
+            request.client = caller
+            return caller
+
+    def check_permission(self, token: token_lookup.Presented, client: Client | ApiCaller,
+                         request: OAuth2Request) -> bool:
+        if isinstance(client, ApiCaller):
+            return token.kind == token_lookup.ACCESS and token.claims is not None \
+                and client.audience_of(token.claims)
         return token.check_client(client)
 
     def create_introspection_payload(self, token: token_lookup.Presented | None,

@@ -59,11 +59,10 @@ def document() -> dict[str, Any]:
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": claims,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
-        "access_token_signing_alg_values_supported": sorted(
-            a for a in SIGNING_ALGS if SIGNING_ALGS[a] == "Ed25519"
-        ),
+        "access_token_signing_alg_values_supported": sorted(SIGNING_ALGS),
+        "resource_indicators_supported": True,  # RFC 8707 ``resource``, repeatable
         "authorization_response_iss_parameter_supported": True,
-        "claims_parameter_supported": False,
+        "claims_parameter_supported": True,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
     }

@@ -1,10 +1,16 @@
 """Token issuance: self-contained JWT access tokens (RFC 9068), opaque refresh tokens.
 
 Rules:
-- access tokens are signed with the client's access-token algorithm (Ed25519
-  by default), ``typ: at+jwt``, and carry iss, sub, aud, exp, iat, jti,
-  client_id, scope, and sid / auth_time / org_id / act / grant_id when there
-  are any; issuing one writes nothing;
+- access tokens are ``typ: at+jwt`` JWTs carrying iss, sub, aud, exp, iat,
+  jti, client_id, scope, and sid / auth_time / org_id / act / grant_id when
+  there are any; issuing one writes nothing;
+- a token for an API (``oauth.resources``) has the API's identifier as ``aud``,
+  is signed with the API's algorithm and lives no longer than the API says;
+  one for no API has the client as ``aud`` and the client's algorithm;
+- the PrivX profile (a client's ``token_profile``) adds ``domain`` (the client),
+  ``permissions`` (the user's roles' permissions for the API, comma-separated,
+  "" when none), ``sessionid`` and ``userid``; an RFC 9068 token carries
+  ``roles`` and ``permissions`` only when the ``roles`` scope asks for them;
 - a user's tokens hang on a ``Grant`` (``grant_id``), created with the first of
   them and carrying the refresh token's digest; a service's (client_credentials)
   hang on nothing but their client;
@@ -29,12 +35,15 @@ from flask import current_app
 from ..clock import now
 from ..extensions import db
 from ..ids import new_ordered_id
-from ..models import Client, Grant, User
+from ..models import Api, Client, Grant, User
+from ..models.client import PRIVX_PROFILE
 from ..models.types import table
 from ..security import opaque
+from ..services import apis
 from . import keys
 
 OFFLINE = "offline_access"
+ROLES = "roles"
 
 
 @dataclass
@@ -58,6 +67,8 @@ class Context:
     refresh_token: str | None = None  # a rotation's successor, decided when it was claimed
     issued_at: int | None = None  # a rotation's moment (the grace window re-issues it)
     not_after: int | None = None  # the subject's expiry, for an exchange
+    resources: list[str] | None = None  # what the authorization granted (RFC 8707)
+    claims_request: dict[str, Any] | None = None  # OIDC Core §5.5, kept with the grant
 
 
 def shorter(requested: str | None, configured: int) -> int:
@@ -93,10 +104,13 @@ def issue(
     context: Context,
     access_ttl: int,
     refresh_ttl: int | None,
+    audience: Api | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Build the token response, and the values of the ``Grant`` row it creates
     (None when it creates none)."""
     issued_at = context.issued_at or now()
+    if audience is not None:
+        access_ttl = min(access_ttl, audience.access_token_ttl)
     expires_at = issued_at + access_ttl
     if context.not_after is not None:
         expires_at = min(expires_at, context.not_after)
@@ -110,7 +124,7 @@ def issue(
     claims: dict[str, Any] = {
         "iss": current_app.config["IDP_ISSUER"],
         "sub": user.id if user else client.client_id,
-        "aud": client.client_id,
+        "aud": audience.identifier if audience else client.client_id,
         "exp": expires_at,
         "iat": issued_at,
         "jti": jti,
@@ -131,8 +145,10 @@ def issue(
         context.new_grant = True
     if grant_id:
         claims["grant_id"] = grant_id
+    claims.update(_profile_claims(client, user, scope, audience, context.sid))
+    alg = audience.access_token_alg if audience else client.access_token_signed_alg
     response: dict[str, Any] = {
-        "access_token": keys.sign(claims, client.access_token_signed_alg, typ="at+jwt"),
+        "access_token": keys.sign(claims, alg, typ="at+jwt"),
         "token_type": "Bearer",
         "expires_in": expires_at - issued_at,
         "scope": scope,
@@ -151,6 +167,8 @@ def issue(
         user_id=user.id,
         grant_type=context.origin_grant or grant_type,
         scope=granted,
+        resources=context.resources or [],
+        claims_request=context.claims_request,
         org_id=context.org_id,
         sid=context.sid,
         offline=OFFLINE in granted.split(),
@@ -164,6 +182,23 @@ def issue(
         rotated_at=issued_at if refresh_token else None,
     )
     return response, row
+
+
+def _profile_claims(client: Client, user: User | None, scope: str, audience: Api | None,
+                    sid: str | None) -> dict[str, Any]:
+    """What the client's token profile adds: PrivX's claims, or roles by scope."""
+    if client.token_profile == PRIVX_PROFILE:
+        extra: dict[str, Any] = {"domain": client.client_id, "permissions": ""}
+        if user is not None:
+            extra["permissions"] = ",".join(apis.permissions_of(user.id, audience))
+            extra["userid"] = user.id
+        if sid:
+            extra["sessionid"] = sid
+        return extra
+    if user is not None and ROLES in scope.split():
+        return {"roles": [r.name for r in apis.roles_of(user.id, audience)],
+                "permissions": apis.permissions_of(user.id, audience)}
+    return {}
 
 
 INSERT = table(Grant).insert()

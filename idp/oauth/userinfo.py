@@ -2,10 +2,12 @@
 
 Rules:
 - needs an access token with ``openid``;
-- the OIDC claims the token's scopes release, plus Clerk's fields: ``object``,
-  ``instance_id``, ``user_id``, ``username``, names, email, picture,
-  ``public_metadata``, ``unsafe_metadata``; ``private_metadata`` only with the
-  ``private_metadata`` scope;
+- ``sub`` and Clerk's ``object``, ``instance_id`` and ``user_id`` always; the
+  rest by scope (OIDC Core §5.4, ``claims.profile_claims``): names, ``username``,
+  picture, locale and ``unsafe_metadata`` with ``profile``; ``email`` and
+  ``email_verified`` with ``email``; ``public_metadata`` and ``private_metadata``
+  with their own scopes; the organization with ``org``; every group with the
+  group scopes (the ID token may carry only part of them);
 - a disabled or deleted user is ``invalid_token``.
 """
 
@@ -19,7 +21,7 @@ from flask import current_app
 
 from ..services import orgs
 from ..services.grants import ActiveToken
-from .claims import group_claims, user_claims, wants_groups
+from .claims import group_claims, org_claims, profile_claims, requested_claims, wants_groups
 
 
 def instance_id() -> str:
@@ -33,23 +35,12 @@ def userinfo(token: ActiveToken) -> dict[str, Any]:
     if user is None or user.disabled:
         raise InvalidTokenError("The token's user no longer exists or is disabled.")
     scopes = set(token.scope.split())
-    claims: dict[str, Any] = {
-        "object": "oauth_user_info",
-        "instance_id": instance_id(),
-        "user_id": user.id,
-        "username": user.username,
-        "email": user.email,
-        "email_verified": bool(user.email_verified),
-        "family_name": user.family_name,
-        "given_name": user.given_name,
-        "name": user.name,
-        "preferred_username": user.username,
-        "picture": user.picture,
-        "public_metadata": user.public_metadata or {},
-        "unsafe_metadata": user.unsafe_metadata or {},
-    }
-    claims = {k: v for k, v in claims.items() if v is not None}
-    claims.update(user_claims(user, scopes, token.org_id))
+    claims: dict[str, Any] = {"sub": user.id, "object": "oauth_user_info",
+                              "instance_id": instance_id(), "user_id": user.id}
+    claims.update(profile_claims(user, scopes))
+    claims.update(org_claims(user, scopes, token.org_id))
+    if token.grant is not None:  # what the claims parameter asked for (OIDC Core §5.5)
+        claims.update(requested_claims(user, token.grant.claims_request, "userinfo"))
     if wants_groups(scopes):  # the whole list: the ID token may carry only part
         claims.update(group_claims(orgs.user_groups(user.id, token.org_id), scopes)[0])
     return claims

@@ -7,10 +7,17 @@ from dataclasses import dataclass
 
 from ..extensions import db
 from ..models import Client
-from ..models.client import ACCESS_TOKEN_ALGS, AUTH_METHODS, GRANT_TYPES, ID_TOKEN_ALGS
+from ..models.client import (
+    ACCESS_TOKEN_ALGS,
+    AUTH_METHODS,
+    GRANT_TYPES,
+    ID_TOKEN_ALGS,
+    TOKEN_PROFILES,
+)
 from ..security import opaque
 from ..security.redirects import registration_problem
 from . import ServiceError
+from .apis import require_api
 from .orgs import require_org
 
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
@@ -42,6 +49,10 @@ def create_client(
     require_pkce: bool = False,
     id_token_alg: str = "RS256",  # noqa: S107 - an algorithm name
     access_token_alg: str = "Ed25519",  # noqa: S107 - an algorithm name
+    apis: list[str] | tuple[str, ...] = (),
+    default_api: str | None = None,
+    token_profile: str = "rfc9068",  # noqa: S107 - a profile name
+    id_token_claims: bool = False,
 ) -> NewClient:
     if not name.strip():
         raise ServiceError("the client needs a name")
@@ -80,6 +91,12 @@ def create_client(
     if access_token_alg not in ACCESS_TOKEN_ALGS:
         raise ServiceError(f"access token algorithm must be one of {', '.join(ACCESS_TOKEN_ALGS)}")
     org_id = require_org(org).id if org else None
+    for identifier in [*apis, *([default_api] if default_api else [])]:
+        require_api(identifier)
+    if default_api and apis and default_api not in apis:
+        raise ServiceError("the default API must be one of the APIs the client is limited to")
+    if token_profile not in TOKEN_PROFILES:
+        raise ServiceError(f"token profile must be one of {', '.join(TOKEN_PROFILES)}")
 
     secret = None if public else (client_secret or opaque.generate_secret())
     client = Client(
@@ -99,6 +116,10 @@ def create_client(
         id_token_signed_response_alg=id_token_alg,
         access_token_signed_alg=access_token_alg,
         org_id=org_id,
+        apis=list(dict.fromkeys(apis)),
+        default_api=default_api,
+        token_profile=token_profile,
+        id_token_claims=id_token_claims,
     )
     db.session.add(client)
     return NewClient(client, secret)

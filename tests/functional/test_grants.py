@@ -216,7 +216,8 @@ def test_password_grant_issues_tokens(endpoint, external, alice):
     assert body["claims"]["sub"] == alice.id
     assert body["claims"]["client_id"] == "privx-external"
     assert body["refresh_token"]
-    assert body["id_claims"]["preferred_username"] == "alice"
+    assert body["id_claims"]["sub"] == alice.id
+    assert "preferred_username" not in body["id_claims"]  # at UserInfo (OIDC Core §5.4)
 
 
 @pytest.mark.parametrize(("username", "password"), [("alice", "wrong-password"),

@@ -362,16 +362,34 @@ def test_userinfo_instance_id_is_stable(client, access_token):
     assert first == second
 
 
-@pytest.mark.parametrize("scope", ["openid", "openid profile email",
-                                   "openid profile email public_metadata"])
-def test_userinfo_private_metadata_only_with_its_scope(client, access_token, alice, scope):
-    body = userinfo(client, "GET header", access_token(scope)).get_json()
+def test_userinfo_with_profile_email_and_public_metadata_is_clerks_whole_shape(
+        client, access_token, alice):
+    body = userinfo(client, "GET header", access_token(
+        "openid profile email public_metadata")).get_json()
     assert "private_metadata" not in body
     assert set(USERINFO_FIELDS) - {"private_metadata"} <= set(body)
     assert body["object"] == "oauth_user_info"
     assert body["user_id"] == alice.id
     assert body["public_metadata"] == PUBLIC
     assert body["unsafe_metadata"] == UNSAFE
+
+
+@pytest.mark.parametrize(("scope", "released"), [
+    ("openid", set()),
+    ("openid profile", {"username", "family_name", "given_name", "name", "preferred_username",
+                        "picture", "unsafe_metadata", "updated_at"}),
+    ("openid email", {"email", "email_verified"}),
+    ("openid public_metadata", {"public_metadata"}),
+    ("openid private_metadata", {"private_metadata"}),
+], ids=["openid", "profile", "email", "public", "private"])
+def test_userinfo_releases_claims_by_scope(client, access_token, alice, scope, released):
+    """OIDC Core §5.4: sub and Clerk's object, instance_id and user_id always; the rest
+    only with the scope that releases it."""
+    body = userinfo(client, "GET header", access_token(scope)).get_json()
+    always = {"sub", "object", "instance_id", "user_id"}
+    clerks = set(USERINFO_FIELDS) | always | {"locale", "updated_at"}
+    assert always <= set(body)
+    assert set(body) & clerks - always == released
 
 
 def test_userinfo_private_metadata_with_its_scope_alone(client, access_token):

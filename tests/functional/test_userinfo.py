@@ -52,8 +52,8 @@ def test_get_with_bearer_header(client, tokens, alice):
     assert body["given_name"] == "Alice"
     assert body["family_name"] == "Anders"
     assert body["name"] == "Alice Anders"
-    assert body["public_metadata"] == {"plan": "pro"}
-    assert body["unsafe_metadata"] == {"theme": "dark"}
+    assert body["unsafe_metadata"] == {"theme": "dark"}  # with profile
+    assert "public_metadata" not in body  # each only with its own scope
     assert "private_metadata" not in body
 
 

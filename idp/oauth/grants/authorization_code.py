@@ -24,6 +24,7 @@ from authlib.oauth2.rfc6749.errors import (
     AccessDeniedError,
     InvalidGrantError,
     InvalidRequestError,
+    InvalidScopeError,
     OAuth2Error,
 )
 from authlib.oidc.core import OpenIDCode as _OpenIDCode
@@ -37,7 +38,8 @@ from ...models.types import table
 from ...security import opaque
 from ...services import grants as grant_rules
 from ...services import sessions
-from .. import id_token, response_modes, tokens
+from .. import id_token, resources, response_modes, tokens
+from ..claims import ClaimsRequestError, parse_claims_request
 from .base import IssuesTokens, claim
 
 
@@ -82,6 +84,20 @@ class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):
             raise RequestObjectNotSupported(redirect_uri=redirect_uri)
         if "request_uri" in data:
             raise RequestUriNotSupported(redirect_uri=redirect_uri)
+        try:
+            apis = resources.targets(self.request.client, resources.named(
+                self.request.payload.datalist.get("resource", [])))
+        except OAuth2Error as error:
+            error.redirect_uri = redirect_uri
+            raise
+        self.request.resources = [api.identifier for api in apis]
+        try:
+            self.request.claims_request = parse_claims_request(data.get("claims")) or None
+        except ClaimsRequestError as error:
+            raise InvalidRequestError(str(error), redirect_uri=redirect_uri) from None
+        self.request.scope = resources.scope_for(self.request.scope, apis)
+        if not self.request.scope:
+            raise InvalidScopeError(redirect_uri=redirect_uri)
         return redirect_uri
 
     def create_authorization_response(self, redirect_uri: str, grant_user: User | None,
@@ -116,6 +132,8 @@ class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):
                 org_id=org_id,
                 redirect_uri=request.payload.redirect_uri,
                 scope=request.scope,
+                resources=request.resources or [],
+                claims_request=request.claims_request,
                 nonce=data.get("nonce"),
                 auth_time=login_session.auth_time,
                 acr=login_session.acr,
@@ -156,6 +174,8 @@ class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):
         self.request.token_context = tokens.Context(
             grant_id=authorization_code.id,
             new_grant=True,
+            resources=authorization_code.resources or [],
+            claims_request=authorization_code.claims_request,
             sid=authorization_code.sid,
             org_id=authorization_code.org_id,
             auth_time=authorization_code.auth_time,
@@ -191,6 +211,7 @@ class OpenIDCode(_OpenIDCode):
             org_id=code.org_id,
             acr=code.acr,
             amr=code.amr,
+            claims_request=code.claims_request,
             max_groups=tokens.shorter(request.form.get("maxGroupsInIdToken"),
                                       request.client.max_groups_in_id_token),
         )

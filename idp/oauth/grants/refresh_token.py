@@ -111,6 +111,8 @@ class RefreshTokenGrant(IssuesTokens, grants.RefreshTokenGrant):
             org_id=grant.org_id,
             auth_time=grant.auth_time,
             granted_scope=grant.scope,
+            resources=grant.resources or [],
+            claims_request=grant.claims_request,
             actor=grant.actor,
             origin_grant=grant.grant_type,
             refresh_token=refresh_token,

@@ -41,7 +41,7 @@ from flask import request as flask_request
 from ...services import audit, grants, orgs
 from ...services.audit import Origin
 from ...services.grants import ActiveToken
-from .. import tokens
+from .. import resources, tokens
 from ..bearer import decode_access_token
 from .base import IssuesTokens
 
@@ -98,6 +98,9 @@ class TokenExchangeGrant(IssuesTokens, BaseGrant, TokenEndpointMixin):
             root_id=subject.grant.root_id, parent_id=subject.grant.id, new_grant=False,
             sid=subject.grant.sid, org_id=subject.org_id, auth_time=subject.claims.get("auth_time"),
             actor=actor, origin_grant=self.GRANT_TYPE, not_after=subject.claims["exp"],
+            # The subject's API, if it was for one: an exchange never widens the audience.
+            resources=[subject.claims["aud"]] if resources.catalog().by_identifier.get(
+                subject.claims["aud"]) else [],
         )
         audit.record("token.exchanged", Origin.of(flask_request), user_id=user.id,
                      client_id=client.client_id, subject_client_id=subject.client.client_id,

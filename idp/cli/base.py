@@ -1,0 +1,55 @@
+"""What every command shares: the group, running a service call, printing."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import click
+from flask.cli import AppGroup
+
+from ..extensions import db
+from ..models import User
+from ..services import ServiceError, accounts
+
+T = TypeVar("T")
+
+idp = AppGroup("idp", help="Administer the identity provider.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+
+
+def fail(message: str) -> NoReturn:
+    db.session.rollback()
+    raise click.ClickException(message)
+
+
+def run(action: Callable[[], T]) -> T:
+    """Run a service call and commit; a broken rule is a clear message and exit status 1."""
+    try:
+        result = action()
+        db.session.commit()
+        return result
+    except ServiceError as error:
+        fail(str(error))
+
+
+def emit(as_json: bool, data: Any, text: str) -> None:
+    click.echo(json.dumps(data) if as_json else text)
+
+
+def user(identifier: str) -> User:
+    found = accounts.find_user(identifier)
+    if found is None:
+        fail(f"no user {identifier!r}")
+    return found
+
+
+def secret_from(password: str | None, password_stdin: bool) -> str | None:
+    """A secret given on the command line or, better, on standard input."""
+    if password and password_stdin:
+        fail("give --password or --password-stdin, not both")
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return password

@@ -1,0 +1,33 @@
+"""``flask idp init`` and ``flask idp purge``."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask_migrate import upgrade
+
+from ..oauth import keys
+from ..services import housekeeping
+from .base import idp, run
+
+
+@idp.command("init")
+@click.option("--demo", is_flag=True, help="Also create the demo organizations, users and clients.")
+def init_command(demo: bool) -> None:
+    """Create or upgrade the schema, create signing keys, seed demo data. Idempotent."""
+    upgrade(directory=current_app.extensions["migrate"].directory)
+    for key in run(keys.ensure_keys):
+        click.echo(f"created {key.alg} signing key {key.kid}")
+    if demo:
+        from .. import demo as demo_data
+
+        run(demo_data.seed)
+        click.echo(demo_data.describe(current_app.config["IDP_ISSUER"]))
+
+
+@idp.command("purge")
+def purge_command() -> None:
+    """Delete what has expired (codes, grants, revoked-token entries, interactions, login
+    sessions), in small batches."""
+    counts = housekeeping.purge()
+    click.echo(", ".join(f"{n} {what}" for what, n in counts.items()) + " deleted")

@@ -1,0 +1,36 @@
+"""``flask idp users …``."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from ..services import accounts, audit
+from .base import emit, idp, json_option, run, secret_from
+
+users = AppGroup("users", help="Manage users.")
+idp.add_command(users)
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--email", required=True, help="Their email address (also a sign-in name).")
+@click.option("--password", help="Prefer --password-stdin: arguments show up in process lists.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--given-name")
+@click.option("--family-name")
+@click.option("--email-verified", is_flag=True, help="The address is known to be theirs.")
+@click.option("--admin", is_flag=True, help="May use the admin console.")
+@json_option
+def users_create(username: str, email: str, password: str | None, password_stdin: bool,
+                 given_name: str | None, family_name: str | None, email_verified: bool,
+                 admin: bool, as_json: bool) -> None:
+    """Create a user."""
+    secret = secret_from(password, password_stdin)
+    user = run(lambda: accounts.create_user(
+        username, email, secret, given_name=given_name, family_name=family_name,
+        email_verified=email_verified, admin=admin,
+    ))
+    run(lambda: audit.record("user.created", audit.CLI, user_id=user.id))
+    emit(as_json, {"id": user.id, "username": user.username, "email": user.email},
+         f"created user {user.username} ({user.id})")

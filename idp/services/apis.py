@@ -1,0 +1,176 @@
+"""APIs (resource servers) and roles: registration, and what a token for one carries."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy import or_, select
+
+from ..extensions import db
+from ..models import Api, Client, GroupMember, Role, RoleAssignment, User
+from ..security import opaque
+from . import ServiceError
+
+ACCESS_TOKEN_ALGS = ("RS256", "ES256", "Ed25519", "EdDSA")
+SCOPE_RE = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]{1,128}$")  # RFC 6749 §3.3 NQCHAR
+PERMISSION_RE = re.compile(r"^[A-Za-z0-9._:/-]{1,128}$")  # no commas: PrivX joins them with ","
+MAX_TTL = 24 * 3600
+
+
+@dataclass
+class NewApi:
+    api: Api
+    client_secret: str  # its introspection secret: shown once, never stored
+
+
+def identifier_problem(identifier: str) -> str | None:
+    """Why ``identifier`` cannot name an API (RFC 8707 §2: an absolute URI, no fragment,
+    and no query), or None."""
+    if len(identifier) > 2000 or any(c.isspace() for c in identifier):
+        return "must be a single URI of at most 2000 characters"
+    try:
+        parts = urlsplit(identifier)
+    except ValueError:
+        return "is not a valid URI"
+    if not parts.scheme or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", parts.scheme):
+        return "must be an absolute URI (https://api.example.com/, urn:…)"
+    if "#" in identifier:
+        return "must not contain a fragment"
+    if parts.query:
+        return "should not contain a query"
+    if parts.scheme in ("http", "https") and not parts.hostname:
+        return "has no host"
+    return None
+
+
+def create_api(identifier: str, name: str, scope: str, *,
+               descriptions: dict[str, str] | None = None,
+               access_token_alg: str = "RS256",  # noqa: S107 - an algorithm name
+               access_token_ttl: int = 300) -> NewApi:
+    from ..oauth.claims import SCOPES_SUPPORTED
+
+    if problem := identifier_problem(identifier):
+        raise ServiceError(f"API identifier {identifier!r} {problem}")
+    if find_api(identifier):
+        raise ServiceError(f"an API {identifier!r} exists")
+    if not name.strip() or len(name) > 200:
+        raise ServiceError("the API needs a name of at most 200 characters")
+    if access_token_alg not in ACCESS_TOKEN_ALGS:
+        raise ServiceError(f"access token algorithm must be one of {', '.join(ACCESS_TOKEN_ALGS)}")
+    if not 1 <= access_token_ttl <= MAX_TTL:
+        raise ServiceError(f"access token lifetime must be 1 to {MAX_TTL} seconds")
+    names = list(dict.fromkeys(scope.split()))
+    taken = {s for api in all_apis() for s in api.scope_names}
+    for scope_name in names:
+        if not SCOPE_RE.match(scope_name):
+            raise ServiceError(f"invalid scope {scope_name!r}")
+        if scope_name in SCOPES_SUPPORTED or scope_name.startswith(("grpn://", "grpid://")):
+            raise ServiceError(f"scope {scope_name!r} is one of the provider's own")
+        if scope_name in taken:
+            raise ServiceError(f"scope {scope_name!r} belongs to another API")
+    descriptions = descriptions or {}
+    if unknown := set(descriptions) - set(names):
+        raise ServiceError(f"descriptions for scopes the API does not have: {sorted(unknown)}")
+    secret = opaque.generate_secret()
+    api = Api(identifier=identifier, name=name.strip(),
+              scopes=[{"name": n, "description": descriptions.get(n) or None} for n in names],
+              access_token_alg=access_token_alg, access_token_ttl=access_token_ttl,
+              client_id="api-" + opaque.generate_secret()[:20],
+              secret_digest=opaque.digest(secret))
+    db.session.add(api)
+    return NewApi(api, secret)
+
+
+def find_api(identifier: str) -> Api | None:
+    return db.session.scalar(select(Api).where(Api.identifier == identifier))
+
+
+def require_api(identifier: str) -> Api:
+    api = find_api(identifier)
+    if api is None:
+        raise ServiceError(f"no API {identifier!r}")
+    return api
+
+
+def all_apis() -> list[Api]:
+    return list(db.session.scalars(select(Api).order_by(Api.identifier)))
+
+
+def api_of_scope(scope: str) -> Api | None:
+    return next((api for api in all_apis() if scope in api.scope_names), None)
+
+
+def by_introspection_id(client_id: str) -> Api | None:
+    return db.session.scalar(select(Api).where(Api.client_id == client_id))
+
+
+def may_use(client: Client, api: Api) -> bool:
+    """A client may use any API unless it is limited to some."""
+    return not client.apis or api.identifier in client.apis
+
+
+# -- roles ------------------------------------------------------------------------
+
+
+def create_role(name: str, permissions: list[str], *, api: str | None = None,
+                description: str | None = None) -> Role:
+    if not name.strip() or len(name) > 200:
+        raise ServiceError("a role name is 1 to 200 characters")
+    owner = require_api(api) if api else None
+    if find_role(name, api):
+        raise ServiceError(f"role {name!r} exists" + (f" for {api!r}" if api else ""))
+    for permission in permissions:
+        if not PERMISSION_RE.match(permission):
+            raise ServiceError(f"invalid permission {permission!r}: letters, digits and ._:/- only")
+    role = Role(name=name.strip(), api_id=owner.id if owner else None,
+                permissions=list(dict.fromkeys(permissions)), description=description)
+    db.session.add(role)
+    return role
+
+
+def find_role(name: str, api: str | None = None) -> Role | None:
+    owner = find_api(api) if api else None
+    if api and owner is None:
+        return None
+    query = select(Role).where(Role.name == name)
+    query = query.where(Role.api_id == owner.id) if owner else query.where(Role.api_id.is_(None))
+    return db.session.scalar(query)
+
+
+def require_role(name: str, api: str | None = None) -> Role:
+    role = find_role(name, api)
+    if role is None:
+        raise ServiceError(f"no role {name!r}" + (f" for {api!r}" if api else ""))
+    return role
+
+
+def assign_role(role: Role, *, user: User | None = None, group_id: str | None = None) -> None:
+    if (user is None) == (group_id is None):
+        raise ServiceError("a role is assigned to a user or to a group")
+    user_id = user.id if user else None
+    exists = db.session.scalar(select(RoleAssignment).where(
+        RoleAssignment.role_id == role.id,
+        RoleAssignment.user_id == user_id if user_id else RoleAssignment.user_id.is_(None),
+        RoleAssignment.group_id == group_id if group_id else RoleAssignment.group_id.is_(None)))
+    if exists is None:
+        db.session.add(RoleAssignment(role_id=role.id, user_id=user_id, group_id=group_id))
+
+
+def roles_of(user_id: str, api: Api | None) -> list[Role]:
+    """The user's roles (directly or through a group) for ``api``, and the global ones."""
+    groups = select(GroupMember.group_id).where(GroupMember.user_id == user_id)
+    query = (
+        select(Role).join(RoleAssignment, RoleAssignment.role_id == Role.id)
+        .where(or_(RoleAssignment.user_id == user_id, RoleAssignment.group_id.in_(groups)))
+        .where(or_(Role.api_id.is_(None), Role.api_id == (api.id if api else None)))
+        .order_by(Role.name).distinct()
+    )
+    return list(db.session.scalars(query))
+
+
+def permissions_of(user_id: str, api: Api | None) -> list[str]:
+    """Every permission the user's roles give for ``api``, each once, sorted."""
+    return sorted({p for role in roles_of(user_id, api) for p in role.permissions})
+
