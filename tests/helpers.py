@@ -202,7 +202,7 @@ class Tokens:
         assert response.headers["Cache-Control"] == "no-store"
         body = response.get_json()
         jwks = self.http.get("/.well-known/jwks.json").get_json()
-        header, claims = verify_jwt(body["access_token"], jwks, ["Ed25519"])
+        header, claims = verify_jwt(body["access_token"], jwks, ["Ed25519", "RS256", "ES256"])
         assert header["typ"] == "at+jwt"
         assert claims["iss"] == ISSUER
         assert claims["exp"] - claims["iat"] == body["expires_in"]

@@ -55,11 +55,18 @@ def is_openid(scope: str) -> bool:
 
 
 def describe_scope(scope: str) -> str:
+    """A scope in plain words, for the consent page: an API's own words for its scopes."""
     if scope.startswith("grpn://"):
         return f"See whether you belong to the group “{scope[7:]}”"
     if scope.startswith("grpid://"):
         return f"See whether you belong to the group with identifier {scope[8:]}"
-    return SCOPE_WORDS.get(scope, f"Use the permission “{scope}”")
+    if scope in SCOPE_WORDS:
+        return SCOPE_WORDS[scope]
+    from .resources import catalog
+
+    if (api := catalog().by_scope.get(scope)) is not None:
+        return api.describe(scope) or f"{api.name}: use the permission “{scope}”"
+    return f"Use the permission “{scope}”"
 
 
 GROUP_SCOPES = ("group_names", "group_ids")

@@ -35,7 +35,7 @@ def identifier_problem(identifier: str) -> str | None:
     except ValueError:
         return "is not a valid URI"
     if not parts.scheme or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", parts.scheme):
-        return "must be an absolute URI (https://api.example.com/, urn:…)"
+        return "must be an absolute URI (https://api.example.com/, urn:example:api)"
     if "#" in identifier:
         return "must not contain a fragment"
     if parts.query:

@@ -45,6 +45,8 @@ def token_response(
     """
     audience = resources.for_token(client, context.resources, requested_resources)
     allowed = client.get_allowed_scope(scope)
+    if context.granted_scope is None and allowed is not None:
+        context.granted_scope = allowed  # the grant keeps all of it; the token gets its API's
     if allowed is not None:
         allowed = resources.scope_for(allowed, [audience] if audience else []) or None
     if allowed is None:
