@@ -50,6 +50,7 @@ def create_app(config: dict | None = None) -> Flask:
         auth,
         consent,
         end_session,
+        factors,
         health,
         oauth,
         openapi,
@@ -57,8 +58,8 @@ def create_app(config: dict | None = None) -> Flask:
         well_known,
     )
 
-    for blueprint in (auth.bp, consent.bp, orgs.bp, account.bp, oauth.bp, end_session.bp,
-                      well_known.bp, openapi.bp, health.bp):
+    for blueprint in (auth.bp, consent.bp, orgs.bp, account.bp, factors.bp, oauth.bp,
+                      end_session.bp, well_known.bp, openapi.bp, health.bp):
         app.register_blueprint(blueprint)
 
     from . import cli, errors, transaction

@@ -33,6 +33,11 @@ DEFAULTS: dict[str, object] = {
     "REFRESH_GRACE_SECONDS": 0,
     # How long a person has to get through sign-in, organization and consent.
     "INTERACTION_TTL": 600,
+    # Removing one's last second factor, or making new recovery codes, needs a
+    # sign-in at most this old.
+    "REAUTH_SECONDS": 600,
+    # The name authenticator apps and passkey prompts show (default: the issuer's host).
+    "BRAND_NAME": "",
     # Client registrations are read on every token request; each process keeps
     # them this long (a change made elsewhere shows within that time).
     "CLIENT_CACHE_SECONDS": 30,

@@ -181,3 +181,27 @@ def pytest_configure(config: pytest.Config) -> None:
     the live servers present certificates it signed (``tests/tls.py``)."""
     os.environ["REQUESTS_CA_BUNDLE"] = str(certificates().ca_path)
     os.environ["NODE_EXTRA_CA_CERTS"] = str(certificates().ca_path)
+
+
+class Clock:
+    """The application's clock (``idp.clock``), stopped; a test moves it."""
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    def time(self) -> float:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """Stop the application's clock two minutes ago (``clock.advance`` moves it): a test
+    may move it on by that much and still get tokens a verifier accepts now."""
+    import time
+
+    stopped = Clock(float(int(time.time()) - 120))
+    monkeypatch.setattr("idp.clock.time", stopped)
+    return stopped

@@ -44,6 +44,8 @@ idp.add_command(clients_group)
 @click.option("--id-token-claims", is_flag=True,
               help="Put the profile and email claims in the ID token too (they are always at "
                    "UserInfo).")
+@click.option("--require-mfa", is_flag=True,
+              help="Its users sign in with a second factor (enrolling one if they have none).")
 @json_option
 def clients_create(name: str, client_id: str | None, client_secret: str | None,
                    redirect_uris: tuple[str, ...], post_logout_redirect_uris: tuple[str, ...],
@@ -52,7 +54,7 @@ def clients_create(name: str, client_id: str | None, client_secret: str | None,
                    max_groups_in_id_token: int, org: str | None, require_pkce: bool,
                    id_token_alg: str, access_token_alg: str, apis: tuple[str, ...],
                    default_api: str | None, token_profile: str, id_token_claims: bool,
-                   as_json: bool) -> None:
+                   require_mfa: bool, as_json: bool) -> None:
     """Register a client; its secret is printed once and never stored."""
     new = run(lambda: clients.create_client(
         name, client_id=client_id, client_secret=client_secret, redirect_uris=redirect_uris,
@@ -62,6 +64,7 @@ def clients_create(name: str, client_id: str | None, client_secret: str | None,
         max_groups_in_id_token=max_groups_in_id_token, org=org, require_pkce=require_pkce,
         id_token_alg=id_token_alg, access_token_alg=access_token_alg, apis=apis,
         default_api=default_api, token_profile=token_profile, id_token_claims=id_token_claims,
+        require_mfa=require_mfa,
     ))
     run(lambda: audit.record("client.created", audit.CLI, client_id=new.client.client_id))
     emit(as_json, {"client_id": new.client.client_id, "client_secret": new.client_secret},

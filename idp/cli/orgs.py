@@ -18,10 +18,12 @@ idp.add_command(groups)
 @orgs_group.command("create")
 @click.argument("slug")
 @click.option("--name", required=True, help="The name people see.")
+@click.option("--require-mfa", is_flag=True,
+              help="Its members sign in to it with a second factor.")
 @json_option
-def orgs_create(slug: str, name: str, as_json: bool) -> None:
+def orgs_create(slug: str, name: str, require_mfa: bool, as_json: bool) -> None:
     """Create an organization (SLUG: lowercase letters, digits and dashes)."""
-    org = run(lambda: orgs.create_org(slug, name))
+    org = run(lambda: orgs.create_org(slug, name, require_mfa=require_mfa))
     emit(as_json, {"id": org.id, "slug": org.slug, "name": org.name},
          f"created organization {org.slug} ({org.id})")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from ..services import accounts, audit
-from .base import emit, idp, json_option, run, secret_from
+from ..services import accounts, audit, factors
+from .base import emit, idp, json_option, run, secret_from, user
 
 users = AppGroup("users", help="Manage users.")
 idp.add_command(users)
@@ -34,3 +34,15 @@ def users_create(username: str, email: str, password: str | None, password_stdin
     run(lambda: audit.record("user.created", audit.CLI, user_id=user.id))
     emit(as_json, {"id": user.id, "username": user.username, "email": user.email},
          f"created user {user.username} ({user.id})")
+
+
+@users.command("reset-mfa")
+@click.argument("username")
+@json_option
+def users_reset_mfa(username: str, as_json: bool) -> None:
+    """Remove a user's second factors (authenticator app, passkeys, recovery codes) and
+    end their sessions: for someone who lost them. They sign in with the password next."""
+    found = user(username)
+    removed = run(lambda: factors.reset(found, audit.CLI))
+    emit(as_json, {"id": found.id, "username": found.username, "factors_removed": removed},
+         f"removed {removed} second factor(s) of {found.username}; their sessions ended")

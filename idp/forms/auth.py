@@ -51,3 +51,19 @@ class ChangePasswordForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button that changes something: only the CSRF token."""
+
+
+class CodeForm(FlaskForm):
+    """A second factor typed in: an authenticator app's code or a recovery code."""
+
+    code = StringField(
+        "Code", validators=[DataRequired(), Length(max=64)],
+        render_kw={"autocomplete": "one-time-code", "autocapitalize": "none",
+                   "spellcheck": "false", "autofocus": True},
+    )
+    submit = SubmitField("Continue")
+
+
+class PasskeyNameForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    submit = SubmitField("Rename")

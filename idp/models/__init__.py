@@ -5,6 +5,7 @@ from .audit import AuditEvent
 from .client import Client
 from .codes import AuthorizationCode
 from .consents import Consent
+from .factors import Passkey, RecoveryCode, TotpFactor
 from .grants import Grant, RevokedToken, UsedRefreshToken
 from .interactions import Interaction
 from .keys import SigningKey
@@ -26,10 +27,13 @@ __all__ = [
     "LoginSession",
     "Membership",
     "Organization",
+    "Passkey",
+    "RecoveryCode",
     "RevokedToken",
     "Role",
     "RoleAssignment",
     "SigningKey",
+    "TotpFactor",
     "UsedRefreshToken",
     "User",
     "by_key",

@@ -41,6 +41,7 @@ class Client(Model):
     )
     skip_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     require_pkce: Mapped[bool] = mapped_column(Boolean, default=False)
+    require_mfa: Mapped[bool] = mapped_column(Boolean, default=False)
     access_token_ttl: Mapped[int] = mapped_column(Integer, default=300)
     refresh_token_ttl: Mapped[int] = mapped_column(Integer, default=30 * 24 * 3600)
     max_groups_in_id_token: Mapped[int] = mapped_column(Integer, default=100)

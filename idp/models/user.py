@@ -31,6 +31,7 @@ class User(Model):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    webauthn_handle: Mapped[str | None] = mapped_column(String(64), unique=True)  # random
     created_at: Mapped[int] = mapped_column(Integer, default=now)
     updated_at: Mapped[int] = mapped_column(Integer, default=now, onupdate=now)
 

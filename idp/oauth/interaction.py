@@ -15,6 +15,11 @@ Rules, for each step in order (OIDC Core §3.1.2.1, SPEC "Authorization endpoint
   again if the browser's user changed meanwhile; ``id_token_hint`` names the
   user who must be signed in (``login_required`` when another one is, after a
   login inside the interaction or with ``prompt=none``);
+- second factor (``services.factors.required``): owed when the session has
+  one factor (``acr`` 1) and the user has a second, the client requires one,
+  or the request asks for ``acr`` 2; the page for it is ``/login/mfa``, or
+  the account's factor page when the user has none yet (enrolling counts);
+  an organization that requires one owes it right after it is resolved;
 - organization (``services.orgs.resolve``): the client's, or ``org_id``'s (the
   user must belong to it: 403 otherwise), or the only one the user has, or the
   one chosen earlier in the session; with several and no choice, and always
@@ -22,7 +27,8 @@ Rules, for each step in order (OIDC Core §3.1.2.1, SPEC "Authorization endpoint
 - consent: unless the client skips it, owed when the user has not granted these
   scopes, and with ``prompt=consent`` until given here;
 - with ``prompt=none`` any step owed is ``login_required``,
-  ``account_selection_required`` or ``consent_required``;
+  ``interaction_required`` (a second factor), ``account_selection_required`` or
+  ``consent_required``;
 - ``request`` and ``request_uri`` are refused (``request_not_supported``,
   ``request_uri_not_supported``; OIDC Core §6): never ignored.
 
@@ -45,6 +51,7 @@ from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestErro
 from authlib.oidc.core.errors import (
     AccountSelectionRequiredError,
     ConsentRequiredError,
+    InteractionRequiredError,
     LoginRequiredError,
 )
 from flask import current_app, redirect, request, session, url_for
@@ -57,18 +64,21 @@ from ..errors import error_response
 from ..extensions import db
 from ..models import Client, Interaction, LoginSession, User, by_key
 from ..models.types import rowcount
-from ..services import consent, orgs
+from ..services import consent, factors, orgs
 from . import id_token
 from .adapter import AuthorizationRequest, Decision
 from .grants.authorization_code import AuthorizationCodeGrant
 from .server import current_server
 
 LOGIN = "login"
+SECOND_FACTOR = "second_factor"
+ENROL = "enrol"  # a second factor is owed and the user has none yet
 SELECT_ORG = "select_org"
 CONSENT = "consent"
 ISSUE = "issue"
 FORBIDDEN = "forbidden"
-PAGES = {LOGIN: "auth.login", SELECT_ORG: "orgs.select_org", CONSENT: "consent.consent"}
+PAGES = {LOGIN: "auth.login", SECOND_FACTOR: "auth.second_factor", ENROL: "factors.index",
+         SELECT_ORG: "orgs.select_org", CONSENT: "consent.consent"}
 
 BROWSER = "browser"  # the session-cookie key naming this browser
 # RFC 6749 §4.1.2.1: what an error description may hold (Authlib quotes some values in it).
@@ -191,6 +201,11 @@ def org_chosen(pending: Pending, org_id: str) -> Response:
     return _see_other(url_for("oauth.resume", interaction_id=pending.id))
 
 
+def second_factor_given(pending: Pending) -> Response:
+    """The session now has two factors (proven, or enrolled, on the factor pages)."""
+    return _see_other(url_for("oauth.resume", interaction_id=pending.id))
+
+
 def consent_given(pending: Pending) -> Response:
     pending.record.consented = True
     return _see_other(url_for("oauth.resume", interaction_id=pending.id))
@@ -240,6 +255,10 @@ def next_step(grant: AuthorizationCodeGrant, person: Person,
         return Step(LOGIN)
 
     client = request.client
+    strong = login_session.acr == "2"
+    if not strong and factors.required(user, client, acr_values=data.get("acr_values"),
+                                       claims_request=request.claims_request):
+        return _second_factor(user, None, redirect_uri, silent)
     if record is not None and record.org_chosen:
         org_id = record.org_id
     else:
@@ -254,6 +273,8 @@ def next_step(grant: AuthorizationCodeGrant, person: Person,
                 raise AccountSelectionRequiredError(redirect_uri=redirect_uri)
             return Step(SELECT_ORG)
         org_id = decision.org_id
+    if not strong and factors.organization_requires(org_id):
+        return _second_factor(user, org_id, redirect_uri, silent)
 
     consented = record is not None and record.consented
     if not client.skip_consent and not consented and (
@@ -263,6 +284,12 @@ def next_step(grant: AuthorizationCodeGrant, person: Person,
             raise ConsentRequiredError(redirect_uri=redirect_uri)
         return Step(CONSENT, org_id)
     return Step(ISSUE, org_id)
+
+
+def _second_factor(user: User, org_id: str | None, redirect_uri: str, silent: bool) -> Step:
+    if silent:
+        raise InteractionRequiredError("A second factor is needed.", redirect_uri=redirect_uri)
+    return Step(SECOND_FACTOR if factors.has_second_factor(user) else ENROL, org_id)
 
 
 def _hinted_subject(hint: str | None, redirect_uri: str) -> str | None:

@@ -59,6 +59,7 @@ def document() -> dict[str, Any]:
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": claims,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "acr_values_supported": ["1", "2"],  # one factor, two (services.factors)
         "access_token_signing_alg_values_supported": sorted(SIGNING_ALGS),
         "resource_indicators_supported": True,  # RFC 8707 ``resource``, repeatable
         "authorization_response_iss_parameter_supported": True,

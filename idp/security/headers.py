@@ -6,8 +6,9 @@ Rules:
   issuer's address for a browser;
 - pages cannot be framed (CSP ``frame-ancestors 'none'``, ``X-Frame-Options``),
   (no ``form-action``: browsers apply it to the redirect to the client too),
-  load nothing from elsewhere, run no inline script (the form_post page sets
-  its own nonce-based policy), send a referrer only to this origin
+  load nothing from elsewhere, run no script but the page's own, named by a
+  nonce (``csp_nonce()`` in a template: the passkey script; the form_post page
+  sets its own policy), send a referrer only to this origin
   (``same-origin``: RFC 9700 §4.2.4; ``csrf.py`` says why forms need no more), are
   not sniffed;
 - HSTS when the issuer is https; HTML pages are never cached.
@@ -15,10 +16,11 @@ Rules:
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, g, request
 
 from ..errors import error_response, is_browser
 
@@ -54,8 +56,18 @@ def security_headers(config: Mapping[str, Any], html: bool) -> list[tuple[str, s
     return values
 
 
-def _set_headers(response):
+def csp_nonce() -> str:
+    """The nonce of this page's scripts (made on first use, one per response)."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return str(g.csp_nonce)
+
+
+def _set_headers(response: Response) -> Response:
     headers = response.headers
+    if "csp_nonce" in g and "Content-Security-Policy" not in headers:
+        headers["Content-Security-Policy"] = (
+            PAGE_CSP + f"; script-src 'nonce-{g.csp_nonce}'; connect-src 'self'")
     for name, value in security_headers(current_app.config, response.mimetype == "text/html"):
         headers.setdefault(name, value)
     return response
@@ -64,3 +76,4 @@ def _set_headers(response):
 def init_app(app: Flask) -> None:
     app.before_request(_check_host)
     app.after_request(_set_headers)
+    app.jinja_env.globals["csp_nonce"] = csp_nonce

@@ -4,10 +4,11 @@ Rules:
 - only failures count (a 4xx answer); a client or person who gets it right
   is never slowed down by their own past, so limits cost honest traffic nothing;
 - a password check (the login page, the password grant, the account page's
-  current password) is limited per address (``IDP_RATE_LIMIT_LOGIN_IP``) and
-  per account and address together (``IDP_RATE_LIMIT_LOGIN_ACCOUNT``): the
-  guesser is refused, while the owner at an address that has not been failing
-  gets in (OWASP Authentication Cheat Sheet, "account lockout");
+  current password), and a second factor's (``secret_check``), is limited per
+  address (``IDP_RATE_LIMIT_LOGIN_IP``) and per account and address together
+  (``IDP_RATE_LIMIT_LOGIN_ACCOUNT``): the guesser is refused, while the owner
+  at an address that has not been failing gets in (OWASP Authentication Cheat
+  Sheet, "account lockout");
 - per account across all addresses a password check is slowed, never refused:
   past ``IDP_RATE_LIMIT_LOGIN_SLOWDOWN`` failures every attempt on that account
   first waits ``IDP_LOGIN_SLOWDOWN_SECONDS``, so a guess spread over many
@@ -107,17 +108,17 @@ def _failures(setting: str, scope: str, key_func: Callable[[], str],
                          on_breach=_record_lockout, **options)
 
 
-login = _apply(
-    _failures("LOGIN_IP", "login-ip", get_remote_address, methods=["POST"]),
-    _failures("LOGIN_ACCOUNT", "login-account", _and_address(_form_account),
-              methods=["POST"]),
-)
+def secret_check(account: Callable[[], str]) -> Callable[[Callable[..., Any]], Any]:
+    """The limits of a view that checks what only ``account``'s owner knows or holds:
+    a password, an authenticator code, a recovery code, a passkey."""
+    return _apply(
+        _failures("LOGIN_IP", "login-ip", get_remote_address, methods=["POST"]),
+        _failures("LOGIN_ACCOUNT", "login-account", _and_address(account), methods=["POST"]),
+    )
 
-password_check = _apply(
-    _failures("LOGIN_IP", "login-ip", get_remote_address, methods=["POST"]),
-    _failures("LOGIN_ACCOUNT", "login-account", _and_address(_signed_in_account),
-              methods=["POST"]),
-)
+
+login = secret_check(_form_account)
+password_check = secret_check(_signed_in_account)
 
 token = _apply(
     _failures("TOKEN_IP", ADDRESS_SCOPE, get_remote_address),

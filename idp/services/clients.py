@@ -53,6 +53,7 @@ def create_client(
     default_api: str | None = None,
     token_profile: str = "rfc9068",  # noqa: S107 - a profile name
     id_token_claims: bool = False,
+    require_mfa: bool = False,
 ) -> NewClient:
     if not name.strip():
         raise ServiceError("the client needs a name")
@@ -120,6 +121,7 @@ def create_client(
         default_api=default_api,
         token_profile=token_profile,
         id_token_claims=id_token_claims,
+        require_mfa=require_mfa,
     )
     db.session.add(client)
     return NewClient(client, secret)

@@ -15,14 +15,14 @@ from . import ServiceError
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
 
-def create_org(slug: str, name: str) -> Organization:
+def create_org(slug: str, name: str, *, require_mfa: bool = False) -> Organization:
     if not SLUG_RE.match(slug):
         raise ServiceError(f"invalid slug {slug!r}: lowercase letters, digits and dashes")
     if not name.strip():
         raise ServiceError("the organization needs a name")
     if find_org(slug):
         raise ServiceError(f"organization {slug!r} exists")
-    org = Organization(slug=slug, name=name.strip())
+    org = Organization(slug=slug, name=name.strip(), require_mfa=require_mfa)
     db.session.add(org)
     return org
 

@@ -4,7 +4,9 @@ Rules:
 - a new ``sid`` at every login (no fixation); the session lasts at most
   ``IDP_LOGIN_SESSION_TTL`` and ends after ``IDP_LOGIN_SESSION_IDLE`` seconds
   unused (its use is noted at most once a minute);
-- ending it revokes the grants bound to it, but ``offline_access`` ones.
+- ending it revokes the grants bound to it, but ``offline_access`` ones;
+- its ``acr`` is "2" once two factors are proven (``mfa`` in ``amr``, at the
+  sign-in or later in the session: a step-up), else "1".
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def start(
         user_id=user.id,
         auth_time=at,
         amr=amr,
-        acr="1",  # single-factor login (Keycloak's convention; "0" would mean SSO cookie)
+        acr=acr_of(amr),
         user_agent=(user_agent or origin.user_agent or "")[:512] or None,
         ip=origin.ip,
         created_at=at,
@@ -42,6 +44,20 @@ def start(
     db.session.add(session)
     record("login.success", origin, user_id=user.id, sid=session.sid, amr=amr)
     return session
+
+
+def acr_of(amr: list[str]) -> str:
+    return "2" if "mfa" in amr else "1"
+
+
+def strengthen(login_session: LoginSession, amr: list[str], origin: Origin) -> None:
+    """A second factor was proven in this session (a step-up, or a factor just enrolled):
+    its ``amr`` gains those methods, and ``acr`` is 2."""
+    merged = list(dict.fromkeys([*login_session.amr, *amr, "mfa"]))
+    login_session.amr = merged
+    login_session.acr = acr_of(merged)
+    record("login.step_up", origin, user_id=login_session.user_id, sid=login_session.sid,
+           amr=merged)
 
 
 SEEN_EVERY = 60  # seconds: how often a session's use is written down

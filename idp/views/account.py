@@ -1,5 +1,6 @@
 """The account page: sessions, the applications one has allowed (and those acting for
-one through another), the password."""
+one through another), the password; second factors have a page of their own
+(``factors.py``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from flask_login import login_required
 
 from ..forms.auth import ActionForm, ChangePasswordForm
 from ..security import ratelimit
-from ..services import ServiceError, accounts, audit, consent, grants, sessions
+from ..services import ServiceError, accounts, audit, consent, factors, grants, sessions
 from ._request import origin, see_other, signed_in_now
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -21,7 +22,7 @@ def _page(password_form: ChangePasswordForm | None = None, message: str | None =
     return render_template(
         "account/index.html", user=user, current=login_session,
         sessions=sessions.active_for_user(user.id), consents=consent.of_user(user),
-        acting=grants.acting_for(user.id),
+        acting=grants.acting_for(user.id), factor_count=factors.factor_count(user),
         password_form=password_form or ChangePasswordForm(), action=ActionForm(),
         message=message, error=error,
     ), status

@@ -116,7 +116,7 @@ def exchange_and_verify(server: LiveServer, client: dict[str, str], redirect_uri
     assert id_claims["aud"] == client["client_id"]
     assert id_claims["at_hash"] == at_hash(tokens["access_token"])
     assert id_claims["sid"]
-    assert id_claims["email"] == account.email
+    assert "email" not in id_claims  # by scope, at UserInfo (OIDC Core §5.4)
     assert id_claims["org_id"] == account.orgs[org]
 
     header, at_claims = verify_jwt(tokens["access_token"], jwks, "Ed25519", iss=server.url,
@@ -126,6 +126,10 @@ def exchange_and_verify(server: LiveServer, client: dict[str, str], redirect_uri
     assert at_claims["sid"] == id_claims["sid"]
     assert at_claims["org_id"] == account.orgs[org]
     assert set(at_claims["scope"].split()) == set(SCOPE.split())
+    with requests.get(f"{server.url}/oauth/userinfo", timeout=10,
+                      headers={"Authorization": f"Bearer {tokens['access_token']}"}) as response:
+        assert response.status_code == 200, response.text
+        assert response.json()["email"] == account.email
 
 
 # -- the tests -------------------------------------------------------------------------------

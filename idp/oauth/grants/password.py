@@ -8,6 +8,9 @@ Rules:
   user's (``invalid_request`` if they are not a member), a client bound to an
   organization fixes it (any other ``orgId`` is ``invalid_request``), a user
   with one organization gets it, and one with several and no ``orgId`` none;
+- a user who must give a second factor (they have one, or the client or the
+  organization requires one) is refused (``invalid_grant``): this grant has no
+  way to ask for it;
 - an ID token when ``openid`` is granted; a refresh token when the client
   has the refresh_token grant.
 """
@@ -21,7 +24,7 @@ from flask import request as flask_request
 from ...clock import now
 from ...models import User
 from ...security import ratelimit
-from ...services import accounts, audit, orgs
+from ...services import accounts, audit, factors, orgs
 from ...services.audit import Origin
 from .. import tokens
 from .base import IssuesTokens, add_id_token
@@ -44,11 +47,17 @@ class PasswordGrant(IssuesTokens, grants.ResourceOwnerPasswordCredentialsGrant):
 
     def validate_token_request(self):
         super().validate_token_request()
-        audit.record("login.success", Origin.of(flask_request), user_id=self.request.user.id,
-                     client_id=self.request.client.client_id, grant_type="password",
-                     amr=["pwd"])
-        decision = orgs.resolve(self.request.client, self.request.user,
-                                self.request.form.get("orgId"))
+        user, client = self.request.user, self.request.client
+        origin = Origin.of(flask_request)
+        decision = orgs.resolve(client, user, self.request.form.get("orgId"))
         if decision.refusal:
             raise InvalidRequestError(decision.refusal)
+        if factors.required(user, client) or factors.organization_requires(decision.org_id):
+            audit.record("login.refused", origin, user_id=user.id, client_id=client.client_id,
+                         grant_type="password", reason="second factor required")
+            raise InvalidGrantError(
+                "This sign-in needs a second factor, which the password grant cannot ask "
+                "for. Sign in through the browser (the authorization code flow).")
+        audit.record("login.success", origin, user_id=user.id, client_id=client.client_id,
+                     grant_type="password", amr=["pwd"])
         self.request.token_context = tokens.Context(org_id=decision.org_id, auth_time=now())
