@@ -33,15 +33,19 @@ run: install
 	  --blocking-threads $(THREADS) --no-ws $(ACCESS_LOG) app:app
 
 # Debian's chromium drives the browser tests (Playwright cannot download one here),
-# and Debian's nginx is the reverse proxy one live test runs behind.
+# and Debian's nginx is the reverse proxy one live test runs behind;
+# node-oidc-provider (tests/upstream, from npm) is the upstream provider the tests sign in through.
 test-deps:
 	@missing=""; \
 	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	  test -x /usr/sbin/nginx || command -v nginx >/dev/null 2>&1 || missing="$$missing nginx-light"; \
+	  command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	  if [ -n "$$missing" ]; then \
 	    echo "installing Debian's$$missing for the tests"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  fi
+	@test -d tests/upstream/node_modules/oidc-provider || \
+	  (cd tests/upstream && npm ci --no-audit --no-fund --silent)
 
 test: install test-deps
 	$(BIN)/python -m pytest
@@ -74,4 +78,4 @@ lint: install
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache tests/upstream/node_modules

@@ -55,11 +55,12 @@ def create_app(config: dict | None = None) -> Flask:
         oauth,
         openapi,
         orgs,
+        upstream,
         well_known,
     )
 
     for blueprint in (auth.bp, consent.bp, orgs.bp, account.bp, factors.bp, oauth.bp,
-                      end_session.bp, well_known.bp, openapi.bp, health.bp):
+                      upstream.bp, end_session.bp, well_known.bp, openapi.bp, health.bp):
         app.register_blueprint(blueprint)
 
     from . import cli, errors, transaction

@@ -38,6 +38,8 @@ DEFAULTS: dict[str, object] = {
     "REAUTH_SECONDS": 600,
     # The name authenticator apps and passkey prompts show (default: the issuer's host).
     "BRAND_NAME": "",
+    # The login page's password form; off when upstream providers are the way in.
+    "PASSWORD_LOGIN": True,
     # Client registrations are read on every token request; each process keeps
     # them this long (a change made elsewhere shows within that time).
     "CLIENT_CACHE_SECONDS": 30,
@@ -116,8 +118,11 @@ def _from_environment() -> dict[str, object]:
         if raw is None:
             continue
         default = DEFAULTS[name]
-        found[name] = int(raw) if isinstance(default, int) else \
-            float(raw) if isinstance(default, float) else raw
+        if isinstance(default, bool):
+            found[name] = raw.strip().lower() in ("1", "true", "yes", "on")
+        else:
+            found[name] = int(raw) if isinstance(default, int) else \
+                float(raw) if isinstance(default, float) else raw
     return found
 
 

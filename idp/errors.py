@@ -3,7 +3,10 @@
 Machine endpoints (``/oauth/*`` but the browser-facing authorize endpoint,
 ``/.well-known/*``, ``/openapi.json``), and any request that prefers JSON,
 get ``{"error", "error_description"}``; people get a page. A 500 rolls the
-transaction back and shows no stack trace.
+transaction back and shows no stack trace. A NUL character, which no database
+column may hold (PostgreSQL refuses it), is a 400 wherever it comes: in the
+path or the query string before any view runs, in a body when it reaches the
+database.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import time
 from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db, limiter
@@ -34,6 +37,7 @@ OAUTH_CODES = {
     415: "invalid_request",
     429: "temporarily_unavailable",
     500: "invalid_request",  # PrivX's documented 500 body; RFC 6749 §5.2 has no server_error
+    502: "temporarily_unavailable",
     503: "temporarily_unavailable",
 }
 
@@ -46,6 +50,7 @@ TITLES = {
     413: "Request too large",
     429: "Too many attempts",
     500: "Something went wrong",
+    502: "Another service is not answering",
     503: "Temporarily unavailable",
 }
 
@@ -114,6 +119,25 @@ def _database_down(exc: OperationalError) -> Response:
     return response
 
 
+NUL_REFUSED = "The request contains a NUL character, which is not allowed."
+
+
+def _refuse_nul() -> Response | None:
+    if "\x00" in request.path or b"%00" in request.query_string:
+        return error_response(400, NUL_REFUSED, "invalid_request")
+    return None
+
+
+def _bad_data(exc: DataError) -> Response:
+    """What the database refused to store or compare (a NUL byte in a form value)."""
+    db.session.rollback()
+    log.warning("database refused a value on %s %s: %s", request.method, request.path,
+                str(exc.orig).splitlines()[0] if exc.orig else exc.__class__.__name__)
+    return error_response(400, NUL_REFUSED if "NUL" in str(exc.orig) else
+                          "The request contains a value that cannot be stored.",
+                          "invalid_request")
+
+
 def _insecure_transport(exc: InsecureTransportError) -> Response:
     return error_response(400, "This endpoint is only served over HTTPS. Behind a TLS proxy, "
                           "set IDP_PROXY_COUNT.", "invalid_request")
@@ -126,7 +150,9 @@ def _unexpected(exc: Exception) -> Response:
 
 
 def init_app(app: Flask) -> None:
+    app.before_request(_refuse_nul)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(DataError, _bad_data)
     app.register_error_handler(OperationalError, _database_down)
     app.register_error_handler(InsecureTransportError, _insecure_transport)
     app.register_error_handler(Exception, _unexpected)

@@ -13,6 +13,6 @@ from .base import idp
 
 
 def init_app(app: Flask) -> None:
-    from . import apis, clients, keys, orgs, setup, users  # noqa: F401 - they register
+    from . import apis, clients, keys, orgs, setup, upstreams, users  # noqa: F401 - they register
 
     app.cli.add_command(idp)

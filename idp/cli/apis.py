@@ -9,22 +9,12 @@ from flask.cli import AppGroup
 
 from ..services import ServiceError, apis, audit, orgs
 from ..services.apis import ACCESS_TOKEN_ALGS
-from .base import emit, idp, json_option, run, user
+from .base import emit, idp, json_option, pairs, run, user
 
 apis_group = AppGroup("apis", help="Manage APIs (resource servers).")
 idp.add_command(apis_group)
 roles_group = AppGroup("roles", help="Manage roles and the permissions they give.")
 idp.add_command(roles_group)
-
-
-def _descriptions(pairs: tuple[str, ...]) -> dict[str, str]:
-    found = {}
-    for pair in pairs:
-        name, equals, text = pair.partition("=")
-        if not equals or not name or not text:
-            raise click.BadParameter(f"{pair!r}: give SCOPE=DESCRIPTION", param_hint="--describe")
-        found[name] = text
-    return found
 
 
 @apis_group.command("create")
@@ -42,8 +32,8 @@ def apis_create(identifier: str, name: str, scope: str, descriptions: tuple[str,
                 access_token_alg: str, access_token_ttl: int, as_json: bool) -> None:
     """Register an API: IDENTIFIER (an absolute URI) is its tokens' aud. Prints its
     introspection credentials, once."""
-    new = run(lambda: apis.create_api(identifier, name, scope,
-                                      descriptions=_descriptions(descriptions),
+    described = pairs(descriptions, "--describe", "SCOPE=DESCRIPTION")
+    new = run(lambda: apis.create_api(identifier, name, scope, descriptions=described,
                                       access_token_alg=access_token_alg,
                                       access_token_ttl=access_token_ttl))
     run(lambda: audit.record("api.created", audit.CLI, identifier=identifier))

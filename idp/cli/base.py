@@ -35,6 +35,17 @@ def run(action: Callable[[], T]) -> T:
         fail(str(error))
 
 
+def pairs(values: tuple[str, ...], option: str, shape: str) -> dict[str, str]:
+    """Repeated ``NAME=VALUE`` options as a mapping (``shape`` names them in errors)."""
+    found = {}
+    for pair in values:
+        name, equals, value = pair.partition("=")
+        if not equals or not name or not value:
+            raise click.BadParameter(f"{pair!r}: give {shape}", param_hint=option)
+        found[name] = value
+    return found
+
+
 def emit(as_json: bool, data: Any, text: str) -> None:
     click.echo(json.dumps(data) if as_json else text)
 

@@ -67,3 +67,10 @@ class CodeForm(FlaskForm):
 class PasskeyNameForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=100)])
     submit = SubmitField("Rename")
+
+
+class ProviderForm(FlaskForm):
+    """Rendered as one button per upstream provider, named ``provider``, valued by id."""
+
+    provider = StringField(validators=[DataRequired(), Length(max=64)])
+    link = HiddenField()  # "1": link it to the signed-in account instead of signing in

@@ -12,6 +12,7 @@ from .keys import SigningKey
 from .lookup import by_key
 from .org import Group, GroupMember, Membership, Organization
 from .sessions import LoginSession
+from .upstreams import LinkedIdentity, Upstream
 from .user import User
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Group",
     "GroupMember",
     "Interaction",
+    "LinkedIdentity",
     "LoginSession",
     "Membership",
     "Organization",
@@ -34,6 +36,7 @@ __all__ = [
     "RoleAssignment",
     "SigningKey",
     "TotpFactor",
+    "Upstream",
     "UsedRefreshToken",
     "User",
     "by_key",

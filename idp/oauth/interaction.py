@@ -10,7 +10,8 @@ page records what the person did and sends the browser back to
 answered and the interaction is used up.
 
 Rules, for each step in order (OIDC Core §3.1.2.1, SPEC "Authorization endpoint"):
-- login: owed with no signed-in session; with ``prompt=login``, or a session
+- login: owed with no signed-in session (its page is the upstream provider
+  named by ``oidc_id`` when there is one, else ``/login``); with ``prompt=login``, or a session
   older than ``max_age``, unless the login happened inside this interaction;
   again if the browser's user changed meanwhile; ``id_token_hint`` names the
   user who must be signed in (``login_required`` when another one is, after a
@@ -155,7 +156,7 @@ def authorize(values: MultiDict[str, str], person: Person) -> Response:
         began_at=began, expires_at=began + int(current_app.config["IDP_INTERACTION_TTL"]),
     )
     db.session.add(record)
-    return _to_page(record.id, step)
+    return _to_page(record, step)
 
 
 def resume(interaction_id: str, person: Person) -> Response:
@@ -169,7 +170,7 @@ def resume(interaction_id: str, person: Person) -> Response:
         return _answer(opened.grant, person, opened.step)
     if opened.step.kind == FORBIDDEN:
         return error_response(403, opened.step.message, "access_denied")
-    return _to_page(opened.id, opened.step)
+    return _to_page(opened.record, opened.step)
 
 
 def open_page(interaction_id: str | None, kind: str, person: Person) -> Pending | Response:
@@ -404,8 +405,15 @@ def _browser(*, create: bool) -> str | None:
     return browser
 
 
-def _to_page(interaction_id: str, step: Step) -> Response:
-    return _see_other(url_for(PAGES[step.kind], interaction=interaction_id))
+def _to_page(record: Interaction, step: Step) -> Response:
+    if step.kind == LOGIN and (upstream := _param(record, "oidc_id")):
+        return _see_other(url_for("upstream.start_for_interaction", upstream_id=upstream,
+                                  interaction=record.id))
+    return _see_other(url_for(PAGES[step.kind], interaction=record.id))
+
+
+def _param(record: Interaction, name: str) -> str | None:
+    return next((value for key, value in record.params if key == name), None)
 
 
 def _see_other(location: str) -> Response:

@@ -1,6 +1,6 @@
 """The account page: sessions, the applications one has allowed (and those acting for
-one through another), the password; second factors have a page of their own
-(``factors.py``)."""
+one through another), linked upstream accounts, the password; second factors have
+a page of their own (``factors.py``)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,18 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 
-from ..forms.auth import ActionForm, ChangePasswordForm
+from ..forms.auth import ActionForm, ChangePasswordForm, ProviderForm
 from ..security import ratelimit
-from ..services import ServiceError, accounts, audit, consent, factors, grants, sessions
+from ..services import (
+    ServiceError,
+    accounts,
+    audit,
+    consent,
+    factors,
+    grants,
+    sessions,
+    upstreams,
+)
 from ._request import origin, see_other, signed_in_now
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -19,10 +28,14 @@ bp = Blueprint("account", __name__, url_prefix="/account")
 def _page(password_form: ChangePasswordForm | None = None, message: str | None = None,
           error: str | None = None, status: int = 200) -> ResponseReturnValue:
     user, login_session = signed_in_now()
+    linked = upstreams.linked_identities(user)
     return render_template(
         "account/index.html", user=user, current=login_session,
         sessions=sessions.active_for_user(user.id), consents=consent.of_user(user),
         acting=grants.acting_for(user.id), factor_count=factors.factor_count(user),
+        linked=linked, linkable=[u for u in upstreams.all_upstreams()
+                                 if u.id not in {upstream.id for _, upstream in linked}],
+        provider_form=ProviderForm(),
         password_form=password_form or ChangePasswordForm(), action=ActionForm(),
         message=message, error=error,
     ), status
@@ -35,6 +48,8 @@ def index() -> ResponseReturnValue:
                                       "ended, and applications signed in with the old password "
                                       "must sign in again.",
                           "revoked": "Access withdrawn.",
+                          "linked": "Linked. You can sign in with it from now on.",
+                          "unlinked": "Unlinked.",
                           "ended": "Session ended."}.get(request.args.get("done", "")))
 
 
@@ -101,3 +116,17 @@ def revoke_acting(grant_id: str) -> ResponseReturnValue:
     grants.revoke_grant(grant_id)
     audit.record("token.exchange_revoked", origin(), user_id=user.id, grant_id=grant_id)
     return see_other(url_for("account.index", done="revoked"))
+
+
+@bp.post("/upstreams/<upstream_id>/unlink")
+@login_required
+def unlink_upstream(upstream_id: str) -> ResponseReturnValue:
+    """Stop signing in with an upstream account (never the last way in)."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    user, _ = signed_in_now()
+    try:
+        upstreams.unlink(user, upstream_id, origin())
+    except ServiceError as problem:
+        return _page(error=str(problem), status=400)
+    return see_other(url_for("account.index", done="unlinked"))

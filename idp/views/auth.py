@@ -1,10 +1,9 @@
 """Sign-in and sign-out pages: the password, the second factor, passkeys.
 
 Rules:
-- a password alone signs in a user without a second factor; one with a factor
-  is only half signed in (their id and the time, in the browser's session, for
-  ``IDP_INTERACTION_TTL`` seconds) until ``/login/mfa`` has a code, a
-  recovery code or a passkey; only then does a login session begin;
+- the password is a first factor (``_signin.first_factor_proven``): a user with
+  a second factor goes on to ``/login/mfa``, which takes a code, a recovery
+  code or a passkey;
 - ``/login/mfa`` also serves a signed-in session with one factor that now
   needs two (a step-up: the interaction sends it, or the account page);
 - "Sign in with a passkey" is a whole sign-in when the authenticator verified
@@ -16,22 +15,30 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import login_user, logout_user
+from flask_login import logout_user
 from werkzeug.wrappers import Response
 
-from ..clock import now
-from ..forms.auth import CodeForm, LoginForm, LogoutForm
-from ..models import LoginSession, User, by_key
+from ..errors import error_response
+from ..forms.auth import CodeForm, LoginForm, LogoutForm, ProviderForm
+from ..models import User
 from ..oauth import interaction
 from ..security import ratelimit
 from ..security.redirects import is_safe_next
-from ..services import accounts, audit, factors, sessions
+from ..services import accounts, audit, factors, sessions, upstreams
 from . import _passkeys
-from ._request import origin, person, renew_session, see_other, signed_in
+from ._request import origin, renew_session, see_other, signed_in
+from ._signin import (
+    HALF,
+    first_factor_proven,
+    half_signed_in,
+    id_of,
+    pending_for,
+    safe_next,
+    sign_in,
+    signed_in_to,
+)
 
 bp = Blueprint("auth", __name__)
-
-HALF = "half_signed_in"  # the browser's session key: the password proven, a factor owed
 
 
 @bp.route("/")
@@ -45,7 +52,7 @@ def index() -> ResponseReturnValue:
 @ratelimit.login
 def login() -> ResponseReturnValue:
     """Sign in: for an application's interaction (``?interaction=``), or for this site."""
-    pending = _pending(interaction.LOGIN)
+    pending = pending_for(interaction.LOGIN)
     if isinstance(pending, Response):
         return pending
     next_url = request.values.get("next") if pending is None else None
@@ -53,21 +60,24 @@ def login() -> ResponseReturnValue:
     if request.method == "GET" and pending and (hint := pending.param("login_hint")):
         form.username.data = hint[:254]
     error = None
+    password_login = bool(current_app.config["IDP_PASSWORD_LOGIN"])
+    if request.method == "POST" and not password_login:
+        return error_response(400, "Signing in with a password is turned off here.",
+                              as_json=False)
     if form.validate_on_submit():
         user = ratelimit.checked_password(form.username.data, lambda: accounts.authenticate(
             form.username.data, form.password.data, origin()))
         if user is None:
             error = "Wrong username or password."
-        elif factors.has_second_factor(user):
-            session[HALF] = {"user": user.id, "at": now()}
-            return see_other(url_for("auth.second_factor", interaction=_id(pending),
-                                     next=form.next.data or None))
         else:
-            return _signed_in_to(pending, _sign_in(user, ["pwd"], pending), form.next.data)
+            return first_factor_proven(user, ["pwd"], pending, form.next.data)
     return render_template(
-        "auth/login.html", form=form, error=error,
-        action=url_for("auth.login", interaction=_id(pending), next=next_url or None),
-        passkey_url=url_for("auth.passkey", interaction=_id(pending), next=next_url or None),
+        "auth/login.html", form=form, error=error, password_login=password_login,
+        upstreams=upstreams.all_upstreams(), provider_form=ProviderForm(),
+        upstream_action=url_for("upstream.start_from_page", interaction=id_of(pending),
+                                next=next_url or None),
+        action=url_for("auth.login", interaction=id_of(pending), next=next_url or None),
+        passkey_url=url_for("auth.passkey", interaction=id_of(pending), next=next_url or None),
         reason=request.args.get("reason"),
         client=pending.client if pending else None), 401 if error else 200
 
@@ -77,7 +87,7 @@ def login() -> ResponseReturnValue:
 def second_factor() -> ResponseReturnValue:
     """The second factor: after the password, or to step up a signed-in session."""
     user = _second_factor_user()
-    pending = _pending(interaction.LOGIN if _half_signed_in() else interaction.SECOND_FACTOR)
+    pending = pending_for(interaction.LOGIN if half_signed_in() else interaction.SECOND_FACTOR)
     if isinstance(pending, Response):
         return pending
     if user is None:
@@ -94,10 +104,10 @@ def second_factor() -> ResponseReturnValue:
     return render_template(
         "auth/mfa.html", form=form, error=error, user=user,
         client=pending.client if pending else None,
-        action=url_for("auth.second_factor", interaction=_id(pending), next=_next()),
-        login_url=url_for("auth.login", interaction=_id(pending), next=_next()),
-        passkey_url=url_for("auth.second_factor_passkey", interaction=_id(pending),
-                            next=_next()),
+        action=url_for("auth.second_factor", interaction=id_of(pending), next=safe_next()),
+        login_url=url_for("auth.login", interaction=id_of(pending), next=safe_next()),
+        passkey_url=url_for("auth.second_factor_passkey", interaction=id_of(pending),
+                            next=safe_next()),
         has_totp=has_totp is not None and has_totp.confirmed_at is not None,
         has_passkeys=bool(factors.passkeys_of(user)),
         has_recovery_codes=factors.has_recovery_codes(user),
@@ -113,7 +123,7 @@ def second_factor_passkey() -> ResponseReturnValue:
         return _passkeys.refused(factors.FactorError("Sign in with your password first."))
     if "options" in request.args:
         return _passkeys.options("second factor", factors.authentication_options(user))
-    pending = _pending(interaction.LOGIN if _half_signed_in() else interaction.SECOND_FACTOR)
+    pending = pending_for(interaction.LOGIN if half_signed_in() else interaction.SECOND_FACTOR)
     if isinstance(pending, Response):
         return _as_json(pending)
     try:
@@ -131,7 +141,7 @@ def passkey() -> ResponseReturnValue:
     """Sign in with a passkey alone (a discoverable credential, the user verified)."""
     if "options" in request.args:
         return _passkeys.options("sign-in", factors.authentication_options(None))
-    pending = _pending(interaction.LOGIN)
+    pending = pending_for(interaction.LOGIN)
     if isinstance(pending, Response):
         return _as_json(pending)
     try:
@@ -140,8 +150,8 @@ def passkey() -> ResponseReturnValue:
     except factors.FactorError as problem:
         audit.record("login.failure", origin(), method="passkey", reason=str(problem))
         return _passkeys.refused(problem)
-    login_session = _sign_in(use.user, use.amr(alone=True), pending)
-    return _passkeys.go_on(_location(_signed_in_to(pending, login_session, _next())))
+    login_session = sign_in(use.user, use.amr(alone=True), pending)
+    return _passkeys.go_on(_location(signed_in_to(pending, login_session, safe_next())))
 
 
 @bp.route("/logout", methods=["GET", "POST"])
@@ -162,36 +172,19 @@ def logout() -> ResponseReturnValue:
 # -- helpers --------------------------------------------------------------------------------
 
 
-def _pending(kind: str) -> interaction.Pending | Response | None:
-    """The interaction this page serves (``?interaction=``), if any."""
-    if (interaction_id := request.args.get("interaction")) is None:
-        return None
-    return interaction.open_page(interaction_id, kind, person())
 
 
-def _id(pending: interaction.Pending | None) -> str | None:
-    return pending.id if pending else None
 
 
-def _next() -> str | None:
-    next_url = request.args.get("next")
-    return next_url if is_safe_next(next_url) else None
 
 
-def _half_signed_in() -> User | None:
-    state = session.get(HALF)
-    if not isinstance(state, dict) or not isinstance(state.get("at"), int) \
-            or now() - state["at"] > int(current_app.config["IDP_INTERACTION_TTL"]):
-        return None
-    user = by_key(User, str(state.get("user")))
-    return user if user is not None and not user.disabled else None
 
 
 def _second_factor_user() -> User | None:
     """Whose second factor ``/login/mfa`` asks for: the half signed-in user, or the
     signed-in one whose session has one factor while they have a second."""
-    if (user := _half_signed_in()) is not None:
-        return user
+    if (half := half_signed_in()) is not None:
+        return half.user
     user, login_session = signed_in()
     if user is None or login_session is None or login_session.acr == "2" \
             or not factors.has_second_factor(user):
@@ -211,15 +204,16 @@ def _code_amr(user: User, code: str) -> list[str] | None:
 
 def _proven(user: User, amr: list[str], pending: interaction.Pending | None) -> Response:
     """The second factor is proven: finish the sign-in, or strengthen the session."""
-    if _half_signed_in() is not None:
+    if (half := half_signed_in()) is not None:
         session.pop(HALF, None)
-        return _signed_in_to(pending, _sign_in(user, ["pwd", *amr, "mfa"], pending), _next())
+        return signed_in_to(pending, sign_in(user, [*half.amr, *amr, "mfa"], pending),
+                            safe_next())
     _, login_session = signed_in()
     assert login_session is not None  # _second_factor_user said so
     sessions.strengthen(login_session, amr, origin())
     if pending is not None:
         return interaction.second_factor_given(pending)
-    return see_other(_next() or url_for("auth.index"))
+    return see_other(safe_next() or url_for("auth.index"))
 
 
 def _nothing_owed(pending: interaction.Pending | None) -> Response:
@@ -228,30 +222,12 @@ def _nothing_owed(pending: interaction.Pending | None) -> Response:
         return see_other(url_for("oauth.resume", interaction_id=pending.id))
     user, _ = signed_in()
     if user is not None:
-        return see_other(_next() or url_for("auth.index"))
-    return see_other(url_for("auth.login", next=_next()))
+        return see_other(safe_next() or url_for("auth.index"))
+    return see_other(url_for("auth.login", next=safe_next()))
 
 
-def _sign_in(user: User, amr: list[str], pending: interaction.Pending | None) -> LoginSession:
-    """A new login session (the previous one of this browser ends) and a new cookie."""
-    _, previous = signed_in()
-    if previous is not None:
-        sessions.end(previous.sid, origin(), user_id=previous.user_id)
-    login_session = sessions.start(user, amr=amr,
-                                   ttl=int(current_app.config["IDP_LOGIN_SESSION_TTL"]),
-                                   origin=origin(),
-                                   user_agent=pending.param("user_agent") if pending else None)
-    renew_session()
-    user.login_session = login_session
-    login_user(user)
-    return login_session
 
 
-def _signed_in_to(pending: interaction.Pending | None, login_session: LoginSession,
-                  next_url: str | None) -> Response:
-    if pending is not None:
-        return interaction.logged_in(pending, login_session)
-    return see_other(next_url if next_url and is_safe_next(next_url) else url_for("auth.index"))
 
 
 def _location(response: Response) -> str:

@@ -17,6 +17,7 @@ from ..oauth.bearer import protector
 from ..oauth.server import current_server
 from ..oauth.userinfo import userinfo as userinfo_claims
 from ..security import ratelimit
+from ..services import upstreams
 from ._request import person
 
 bp = Blueprint("oauth", __name__)
@@ -28,8 +29,7 @@ MAX_AUTHORIZE_VALUE = 4096  # a state or nonce longer than this is not a real cl
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
 def authorize() -> ResponseReturnValue:
     """Start or continue an authorization request (GET and POST are equivalent)."""
-    if "oidc_id" in request.values:
-        # Reserved for upstream identity providers; none is configured.
+    if "oidc_id" in request.values and upstreams.find(request.values["oidc_id"]) is None:
         return error_response(404, "Unknown identity provider in 'oidc_id'.", "invalid_request",
                               as_json=True)
     params = request.values  # GET and POST are equivalent (OIDC Core §3.1.2.1)

@@ -6,8 +6,17 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+from tests.helpers import verify_jwt
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+    from tests.live import LiveServer
 
 CHROMIUM = "/usr/bin/chromium"
 # Without the networking flags chromium dials Google's hosts, which this network refuses.
@@ -90,3 +99,25 @@ def handler(callback: Callback) -> type[BaseHTTPRequestHandler]:
             pass  # keep pytest's output to the failures
 
     return Handler
+
+
+def redeem_at_callback(page: Page, server: LiveServer, client: dict[str, str],
+                       callback: Callback, verifier: str, nonce: str,
+                       count: int = 1) -> tuple[dict[str, Any], str]:
+    """Wait until the browser is at the client (its ``count``-th visit), redeem the code
+    there (client_secret_basic, PKCE) and verify the tokens: (ID token claims, the
+    access token)."""
+    page.wait_for_url(f"{callback.url}?**")
+    code = parse_qs(callback.wait(count)[-1].query)["code"][0]
+    with requests.post(f"{server.url}/oauth/token",
+                       auth=(client["client_id"], client["client_secret"]),
+                       data={"grant_type": "authorization_code", "code": code,
+                             "redirect_uri": callback.url, "code_verifier": verifier},
+                       timeout=10) as response:
+        assert response.status_code == 200, response.text
+        tokens = response.json()
+    jwks = server.jwks()
+    _, claims = verify_jwt(tokens["id_token"], jwks, "RS256", iss=server.url,
+                           aud=client["client_id"], nonce=nonce)
+    verify_jwt(tokens["access_token"], jwks, "Ed25519", iss=server.url, sub=claims["sub"])
+    return claims, tokens["access_token"]

@@ -16,18 +16,17 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 import pyotp
 import pytest
-import requests
 from playwright.sync_api import Browser, CDPSession, Page, expect
 
 from tests.helpers import pkce_pair
-from tests.live import LiveServer, live_server_fixture, verify_jwt
+from tests.live import LiveServer, live_server_fixture
 from tests.tls import certificates
 
-from .support import TIMEOUT_MS, Callback
+from .support import TIMEOUT_MS, Callback, redeem_at_callback
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
 
@@ -92,26 +91,6 @@ def authorize(page: Page, server: LiveServer, client: dict[str, str], callback: 
     return verifier, nonce
 
 
-def id_token_at_callback(page: Page, server: LiveServer, client: dict[str, str],
-                         callback: Callback, verifier: str, nonce: str,
-                         count: int) -> dict[str, Any]:
-    page.wait_for_url(f"{callback.url}?**")
-    received = callback.wait(count)[-1]
-    code = parse_qs(received.query)["code"][0]
-    with requests.post(f"{server.url}/oauth/token",
-                       auth=(client["client_id"], client["client_secret"]),
-                       data={"grant_type": "authorization_code", "code": code,
-                             "redirect_uri": callback.url, "code_verifier": verifier},
-                       timeout=10) as response:
-        assert response.status_code == 200, response.text
-        tokens = response.json()
-    jwks = server.jwks()
-    _, claims = verify_jwt(tokens["id_token"], jwks, "RS256", iss=server.url,
-                           aud=client["client_id"], nonce=nonce)
-    verify_jwt(tokens["access_token"], jwks, "Ed25519", iss=server.url, sub=claims["sub"])
-    return claims
-
-
 def test_enrol_an_app_and_a_passkey_and_sign_in_with_each(
         server: LiveServer, account: dict[str, Any], page: Page, callback: Callback) -> None:
     url = server.url
@@ -154,7 +133,7 @@ def test_enrol_an_app_and_a_passkey_and_sign_in_with_each(
     sign_in_with_password(page, url)
     page.wait_for_url(f"{url}/login/mfa?**")
     page.get_by_role("button", name="Use a passkey").click()
-    claims = id_token_at_callback(page, server, client, callback, verifier, nonce, 1)
+    claims, _ = redeem_at_callback(page, server, client, callback, verifier, nonce, 1)
     assert claims["acr"] == "2"
     assert claims["amr"] == ["pwd", "hwk", "mfa"]
     assert claims["sub"] == account["id"]
@@ -164,7 +143,7 @@ def test_enrol_an_app_and_a_passkey_and_sign_in_with_each(
     verifier, nonce = authorize(page, server, client, callback, acr_values="2")
     page.wait_for_url(f"{url}/login?**")
     page.get_by_role("button", name="Sign in with a passkey").click()
-    claims = id_token_at_callback(page, server, client, callback, verifier, nonce, 2)
+    claims, _ = redeem_at_callback(page, server, client, callback, verifier, nonce, 2)
     assert claims["acr"] == "2"
     assert claims["amr"] == ["hwk", "user", "mfa"]
     sign_out(page, url)
@@ -176,7 +155,7 @@ def test_enrol_an_app_and_a_passkey_and_sign_in_with_each(
     page.wait_for_url(f"{url}/login/mfa?**")
     page.fill("input[name=code]", phone.code())
     page.get_by_role("button", name="Continue").click()
-    claims = id_token_at_callback(page, server, client, callback, verifier, nonce, 3)
+    claims, _ = redeem_at_callback(page, server, client, callback, verifier, nonce, 3)
     assert claims["acr"] == "2"
     assert claims["amr"] == ["pwd", "otp", "mfa"]
     sign_out(page, url)

@@ -183,3 +183,27 @@ def test_nothing_is_audited_as_success_for_bad_input(app, client, auth):
     client.post("/oauth/token", headers=auth, data={"grant_type": "nope"})
     with app.app_context():
         assert db.session.query(AuditEvent).filter(AuditEvent.tag.like("%success%")).count() == 0
+
+
+# PostgreSQL refuses a NUL character in any text value; no column here may hold one.
+@pytest.mark.parametrize("url", [
+    "/login/mfa?interaction=%00", "/login?interaction=a%00b", "/upstream/x%00/callback",
+    "/upstream/company/callback?state=%00&code=x", "/account/mfa?interaction=%00",
+    "/oauth/authorize?client_id=web%00",
+])
+def test_a_nul_character_in_the_path_or_query_is_400(client, url):
+    for accept in ("text/html", "application/json"):
+        response = client.get(url, headers={"Accept": accept})
+        assert_clean_error(response, 400)
+        assert "NUL character" in response.get_data(True)
+
+
+def test_a_nul_character_in_a_form_never_reaches_the_database_as_a_500(client, alice):
+    from tests.conftest import PG_URL
+    from tests.helpers import csrf_token
+
+    page = client.get("/login").get_data(True)
+    response = client.post("/login", data={"username": "ali\x00ce", "password": "x",
+                                           "csrf_token": csrf_token(page)})
+    # SQLite compares it like any character (no such user); PostgreSQL refuses it.
+    assert_clean_error(response, 400 if PG_URL else 401)
