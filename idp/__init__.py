@@ -47,6 +47,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     from .views import (
         account,
+        admin,
+        admin_api,
         auth,
         consent,
         end_session,
@@ -60,7 +62,8 @@ def create_app(config: dict | None = None) -> Flask:
     )
 
     for blueprint in (auth.bp, consent.bp, orgs.bp, account.bp, factors.bp, oauth.bp,
-                      upstream.bp, end_session.bp, well_known.bp, openapi.bp, health.bp):
+                      upstream.bp, end_session.bp, admin.bp, admin_api.bp, well_known.bp,
+                      openapi.bp, health.bp):
         app.register_blueprint(blueprint)
 
     from . import cli, errors, transaction

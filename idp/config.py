@@ -36,6 +36,8 @@ DEFAULTS: dict[str, object] = {
     # Removing one's last second factor, or making new recovery codes, needs a
     # sign-in at most this old.
     "REAUTH_SECONDS": 600,
+    # The admin console asks an administrator to sign in again after this long.
+    "ADMIN_REAUTH_SECONDS": 3600,
     # The name authenticator apps and passkey prompts show (default: the issuer's host).
     "BRAND_NAME": "",
     # The login page's password form; off when upstream providers are the way in.

@@ -2,7 +2,8 @@
 
 Machine endpoints (``/oauth/*`` but the browser-facing authorize endpoint,
 ``/.well-known/*``, ``/openapi.json``), and any request that prefers JSON,
-get ``{"error", "error_description"}``; people get a page. A 500 rolls the
+get ``{"error", "error_description"}``; the admin API (``/admin/api/``) RFC 9457
+problem details; people get a page. A 500 rolls the
 transaction back and shows no stack trace. A NUL character, which no database
 column may hold (PostgreSQL refuses it), is a 400 wherever it comes: in the
 path or the query string before any view runs, in a body when it reaches the
@@ -11,6 +12,7 @@ database.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
@@ -71,9 +73,29 @@ def is_browser() -> bool:
     return "text/html" in named and accept["text/html"] > accept["application/json"]
 
 
+ADMIN_API = "/admin/api/"
+PROBLEM = "application/problem+json"
+
+
+def problem_response(status: int, detail: str, kind: str = "about:blank",
+                     errors: list[dict[str, str]] | None = None) -> Response:
+    """RFC 9457 problem details."""
+    from http import HTTPStatus
+
+    body: dict[str, object] = {"type": kind, "title": HTTPStatus(status).phrase,
+                               "status": status, "detail": detail}
+    if errors:
+        body["errors"] = errors
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def error_response(status: int, description: str, error: str | None = None,
                    *, as_json: bool | None = None) -> Response:
     """The error in the format the client understands (or JSON when ``as_json``)."""
+    if request.path.startswith(ADMIN_API):
+        return problem_response(status, description)
     if as_json or (as_json is None and wants_json()):
         response = jsonify(error=error or OAUTH_CODES.get(status, "invalid_request"),
                            error_description=description)

@@ -9,6 +9,8 @@ Rules:
   an attack (``always``: a replayed code's tokens revoked) are written whatever
   the answer, in a transaction of their own right after the request's, so an
   error answer never rolls them back and the audit table and the log agree;
+- what must follow a commit (``after_commit``: the log line of an
+  administrator's change) runs only once the request's writes are kept;
 - a commit that fails turns the answer into a 503 (nothing was kept);
 - outside a request (the command line, the tests' set-up) ``always`` runs at
   once and the caller commits.
@@ -27,6 +29,7 @@ from .extensions import db
 log = logging.getLogger(__name__)
 
 ALWAYS = "idp_always"
+AFTER_COMMIT = "idp_after_commit"
 
 
 def always(action: Callable[[], object]) -> None:
@@ -38,10 +41,21 @@ def always(action: Callable[[], object]) -> None:
         action()
 
 
+def after_commit(action: Callable[[], object]) -> None:
+    """Run ``action`` once the request's writes are committed (never if they are not)."""
+    if has_request_context():
+        g.setdefault(AFTER_COMMIT, []).append(action)
+    else:
+        action()
+
+
 def _finish(response: Response) -> Response:
+    followers = g.pop(AFTER_COMMIT, [])
     try:
         if response.status_code < 400:
             db.session.commit()
+            for action in followers:
+                action()
         else:
             db.session.rollback()
     except SQLAlchemyError as error:

@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 
 from ..extensions import db
 from ..models import User
-from ..services import ServiceError, accounts
+from ..services import FieldError, ServiceError, accounts
 
 T = TypeVar("T")
 
@@ -25,12 +25,21 @@ def fail(message: str) -> NoReturn:
     raise click.ClickException(message)
 
 
+# A setting's command-line option, where it is not "--" and the name with dashes.
+OPTIONS = {"username": "USERNAME", "slug": "SLUG", "redirect_uris": "--redirect-uri",
+           "post_logout_redirect_uris": "--post-logout-redirect-uri",
+           "grant_types": "--grant-type", "apis": "--api"}
+
+
 def run(action: Callable[[], T]) -> T:
-    """Run a service call and commit; a broken rule is a clear message and exit status 1."""
+    """Run a service call and commit; a broken rule is a clear message and exit status 1
+    (naming the option, when the rule is about one)."""
     try:
         result = action()
         db.session.commit()
         return result
+    except FieldError as error:
+        fail(f"{OPTIONS.get(error.field, '--' + error.field.replace('_', '-'))}: {error}")
     except ServiceError as error:
         fail(str(error))
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import select
 
 from ..extensions import db
-from ..models import SigningKey
 from ..oauth import keys
 from ..services import audit
-from .base import emit, idp, json_option
+from .base import emit, idp, json_option, run
 
 keys_group = AppGroup("keys", help="Manage signing keys.")
 idp.add_command(keys_group)
@@ -20,14 +18,8 @@ idp.add_command(keys_group)
 @json_option
 def keys_list(as_json: bool) -> None:
     """List signing keys: current, retired but published, retired."""
-    published = {k.kid for k in keys.published_keys()}
-    rows = db.session.scalars(select(SigningKey).order_by(SigningKey.created_at)).all()
-    listed = [
-        {"kid": k.kid, "alg": k.alg, "created_at": k.created_at, "retired_at": k.retired_at,
-         "state": "current" if k.retired_at is None else
-                  ("published" if k.kid in published else "retired")}
-        for k in rows
-    ]
+    listed = [{"kid": k.kid, "alg": k.alg, "created_at": k.created_at,
+               "retired_at": k.retired_at, "state": state} for k, state in keys.states()]
     emit(as_json, {"keys": listed},
          "\n".join(f"{k['kid']}  {k['alg']:<8} {k['state']}" for k in listed))
 
@@ -42,3 +34,13 @@ def keys_rotate(alg: str) -> None:
     db.session.commit()
     keys.store().invalidate()
     click.echo(f"new current {alg} key {key.kid}")
+
+
+@keys_group.command("withdraw")
+@click.argument("kid")
+def keys_withdraw(kid: str) -> None:
+    """Stop publishing a retired key at once (it leaked): tokens it signed stop verifying."""
+    run(lambda: keys.withdraw(kid))
+    run(lambda: audit.record("key.withdrawn", audit.CLI, kid=kid))
+    keys.store().invalidate()
+    click.echo(f"key {kid} withdrawn")

@@ -29,9 +29,8 @@ def users_create(username: str, email: str, password: str | None, password_stdin
     secret = secret_from(password, password_stdin)
     user = run(lambda: accounts.create_user(
         username, email, secret, given_name=given_name, family_name=family_name,
-        email_verified=email_verified, admin=admin,
+        email_verified=email_verified, admin=admin, origin=audit.CLI,
     ))
-    run(lambda: audit.record("user.created", audit.CLI, user_id=user.id))
     emit(as_json, {"id": user.id, "username": user.username, "email": user.email},
          f"created user {user.username} ({user.id})")
 

@@ -55,10 +55,16 @@ class Client(Model):
     # there instead of at UserInfo (OIDC Core §5.4 returns them from UserInfo).
     id_token_claims: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Shown on the consent page (RFC 7591 §2).
+    logo_uri: Mapped[str | None] = mapped_column(String(2048))
+    policy_uri: Mapped[str | None] = mapped_column(String(2048))
+    tos_uri: Mapped[str | None] = mapped_column(String(2048))
     org_id: Mapped[str | None] = mapped_column(
         ForeignKey("organizations.id", ondelete="SET NULL"), index=True
     )
     created_at: Mapped[int] = mapped_column(Integer, default=now)
+    updated_at: Mapped[int] = mapped_column(Integer, default=now, onupdate=now)
+    version: Mapped[int] = mapped_column(Integer, default=1)  # each administrative edit
 
     @property
     def is_public(self) -> bool:

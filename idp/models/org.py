@@ -18,6 +18,8 @@ class Organization(Model):
     name: Mapped[str] = mapped_column(String(200))
     require_mfa: Mapped[bool] = mapped_column(Boolean, default=False)  # for its sign-ins
     created_at: Mapped[int] = mapped_column(Integer, default=now)
+    updated_at: Mapped[int] = mapped_column(Integer, default=now, onupdate=now)
+    version: Mapped[int] = mapped_column(Integer, default=1)  # each administrative edit
 
 
 class Membership(Model):

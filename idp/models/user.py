@@ -34,6 +34,7 @@ class User(Model):
     webauthn_handle: Mapped[str | None] = mapped_column(String(64), unique=True)  # random
     created_at: Mapped[int] = mapped_column(Integer, default=now)
     updated_at: Mapped[int] = mapped_column(Integer, default=now, onupdate=now)
+    version: Mapped[int] = mapped_column(Integer, default=1)  # each administrative edit
 
     #: The login session of the current request (set by the login manager; not a column).
     if TYPE_CHECKING:

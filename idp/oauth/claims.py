@@ -47,7 +47,20 @@ SCOPE_WORDS = {
     "group_names": "See the names of your groups",
     "group_ids": "See the identifiers of your groups",
     "roles": "See your roles and what they allow you to do",
+    "idp:admin": "Manage this identity provider: its users, applications and settings",
 }
+
+# The admin API's scope: for a client registered with it (client_credentials), or an
+# administrator's own token; never anyone else's, whatever the client may ask.
+ADMIN_SCOPE = "idp:admin"
+
+
+def without_privileges(scope: str, user: User | None) -> str:
+    """``scope`` less what this user may not be granted (``ADMIN_SCOPE`` for anyone who
+    is not an administrator)."""
+    if user is None or user.admin or ADMIN_SCOPE not in scope.split():
+        return scope
+    return " ".join(s for s in scope.split() if s != ADMIN_SCOPE)
 
 
 def is_openid(scope: str) -> bool:

@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from ..clock import now
 from ..extensions import db
 from ..models import Client, SigningKey
+from ..services.audit import Origin, changed
 
 KEY_ALGS = ("Ed25519", "RS256", "ES256")
 # The JWS "alg" values each stored key signs for.
@@ -61,7 +62,7 @@ def ensure_keys() -> list[SigningKey]:
     return created
 
 
-def rotate(alg: str) -> SigningKey:
+def rotate(alg: str, origin: Origin | None = None) -> SigningKey:
     """Retire the current key of ``alg`` and make a new one current."""
     for old in db.session.scalars(
         select(SigningKey).where(SigningKey.alg == alg, SigningKey.retired_at.is_(None))
@@ -70,7 +71,35 @@ def rotate(alg: str) -> SigningKey:
     new = generate(alg)
     db.session.add(new)
     store().invalidate()
+    changed("key.rotated", origin, kid=new.kid, alg=alg)
     return new
+
+
+def states() -> list[tuple[SigningKey, str]]:
+    """Every key, oldest first, with its state: current, published (retired, still
+    verifying its tokens) or retired."""
+    published = {k.kid for k in published_keys()}
+    rows = db.session.scalars(select(SigningKey).order_by(SigningKey.created_at))
+    return [(k, "current" if k.retired_at is None else
+             "published" if k.kid in published else "retired") for k in rows]
+
+
+def withdraw(kid: str, origin: Origin | None = None) -> SigningKey:
+    """Stop publishing a retired key at once (it leaked, say): tokens it signed stop
+    verifying. A current key is rotated first."""
+    key = db.session.get(SigningKey, kid) if len(kid) <= 64 else None
+    if key is None:
+        from ..services import NotFound
+
+        raise NotFound(f"no key {kid!r}")
+    if key.retired_at is None:
+        from ..services import ServiceError
+
+        raise ServiceError("This key is current; rotate its algorithm first.")
+    key.retired_at = 1  # long before any publication window
+    store().invalidate()
+    changed("key.withdrawn", origin, kid=kid, alg=key.alg)
+    return key
 
 
 def publication_window() -> int:

@@ -58,7 +58,8 @@ class AuthorizationServer(_FlaskServer):
     def query_client(self, client_id):
         if not isinstance(client_id, str) or len(client_id) > 128:
             return None
-        return self.clients.get(client_id)
+        client = self.clients.get(client_id)
+        return None if client is None or client.disabled else client  # a disabled one is unknown
 
     def save_token(self, token, request):
         tokens.save(request.issued_token)
@@ -116,6 +117,10 @@ class ClientCache:
             db.session.expunge(client)
             self._rows[client_id] = (time.monotonic() + self.ttl, client)
         return client
+
+    def forget(self, client_id: str) -> None:
+        """A registration changed here: read it again next time."""
+        self._rows.pop(client_id, None)
 
     def clear(self) -> None:
         self._rows.clear()

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 from sqlalchemy import func, or_, select
 
 from ..extensions import db
 from ..models import User
 from ..security import passwords
-from . import ServiceError, grants, sessions
-from .audit import Origin, record
+from . import FieldError, ServiceError, Taken, grants, sessions
+from .audit import Origin, changed, record
+from .versions import claim_version
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,149}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -25,15 +28,19 @@ def create_user(
     family_name: str | None = None,
     email_verified: bool = False,
     admin: bool = False,
+    origin: Origin | None = None,
 ) -> User:
     if not USERNAME_RE.match(username):
-        raise ServiceError(f"invalid username {username!r}: letters, digits and ._@+- only")
+        raise FieldError("username",
+                         f"invalid username {username!r}: letters, digits and ._@+- only")
     if not EMAIL_RE.match(email) or len(email) > 254:
-        raise ServiceError(f"invalid email address {email!r}")
+        raise FieldError("email", f"invalid email address {email!r}")
     if password is not None and (problem := passwords.password_problem(password)):
-        raise ServiceError(f"password {problem}")
-    if find_user(username) or find_user(email):
-        raise ServiceError(f"a user with username {username!r} or email {email!r} exists")
+        raise FieldError("password", f"password {problem}")
+    if find_user(username):
+        raise Taken("username", f"a user with username {username!r} exists")
+    if find_user(email):
+        raise Taken("email", f"a user with email {email!r} exists")
     user = User(
         username=username,
         email=email.lower(),
@@ -47,6 +54,8 @@ def create_user(
         unsafe_metadata={},
     )
     db.session.add(user)
+    db.session.flush()
+    changed("user.created", origin, user_id=user.id, admin=admin)
     return user
 
 
@@ -105,3 +114,150 @@ def change_password(user: User, current: str, new: str, *, keep_sid: str | None,
     sessions.end_all_for_user(user.id, keep_sid=keep_sid, origin=origin)
     revoked = grants.all_of_user(user.id, but_sid=keep_sid)
     record("password.changed", origin, user_id=user.id, grants_revoked=revoked)
+
+
+# -- administration ---------------------------------------------------------------------------
+#
+# Rules: every change is an audit event naming its actor (``Origin.actor``); an edit
+# carries the version it was made against and is refused (``Conflict``) if the user
+# changed meanwhile;
+# disabling a user, setting their password or deleting them ends their sessions and
+# revokes their grants; nobody disables or deletes themselves, and the last
+# administrator keeps the flag.
+
+PROFILE_FIELDS = ("username", "email", "email_verified", "given_name", "family_name",
+                  "picture", "locale", "public_metadata", "private_metadata",
+                  "unsafe_metadata")
+METADATA_FIELDS = ("public_metadata", "private_metadata", "unsafe_metadata")
+LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
+MAX_METADATA_BYTES = 8192
+
+
+def search_users(query: str = "", *, limit: int = 50, offset: int = 0,
+                 ) -> tuple[list[User], int]:
+    """Users whose username, email or name contains ``query``; a page and the total."""
+    condition = []
+    if query := query.strip()[:100]:
+        like = f"%{query.lower()}%"
+        condition.append(or_(func.lower(User.username).like(like),
+                             func.lower(User.email).like(like),
+                             func.lower(User.given_name).like(like),
+                             func.lower(User.family_name).like(like)))
+    total = db.session.scalar(select(func.count()).select_from(User).where(*condition)) or 0
+    page = db.session.scalars(select(User).where(*condition).order_by(User.username)
+                              .limit(limit).offset(offset))
+    return list(page), total
+
+
+def update_user(user: User, changes: dict[str, Any], *, version: int | None = None,
+                origin: Origin | None = None) -> User:
+    """Edit a user's profile and metadata (``PROFILE_FIELDS``); raises ``FieldError``."""
+    unknown = set(changes) - set(PROFILE_FIELDS)
+    if unknown:
+        raise FieldError(sorted(unknown)[0], f"{sorted(unknown)[0]!r} cannot be changed here")
+    values = {name: _checked(user, name, value) for name, value in changes.items()}
+    claim_version(User, user.id, version)
+    for name, value in values.items():
+        setattr(user, name, value)
+    changed("user.updated", origin, user_id=user.id, fields=sorted(values))
+    return user
+
+
+def _checked(user: User, name: str, value: Any) -> Any:
+    """One profile field's new value, checked (rules of ``create_user``)."""
+    if name in METADATA_FIELDS:
+        if not isinstance(value, dict):
+            raise FieldError(name, "must be a JSON object")
+        if len(json.dumps(value)) > MAX_METADATA_BYTES:
+            raise FieldError(name, f"must be at most {MAX_METADATA_BYTES} bytes of JSON")
+        return value
+    if name == "email_verified":
+        if not isinstance(value, bool):
+            raise FieldError(name, "must be true or false")
+        return value
+    if value is not None and not isinstance(value, str):
+        raise FieldError(name, "must be text")
+    text = (value or "").strip()
+    if name == "username":
+        if not USERNAME_RE.match(text):
+            raise FieldError(name, "letters, digits and ._@+- only, at most 150")
+        other = find_user(text)
+        if other is not None and other.id != user.id:
+            raise Taken(name, "another user has this username")
+        return text
+    if name == "email":
+        if not EMAIL_RE.match(text) or len(text) > 254:
+            raise FieldError(name, "is not an email address")
+        other = find_user(text)
+        if other is not None and other.id != user.id:
+            raise Taken(name, "another user has this email address")
+        return text.lower()
+    if name == "locale":
+        if text and not LOCALE_RE.match(text):
+            raise FieldError(name, "must be a language tag such as en or de-CH")
+        return text or None
+    if name == "picture":
+        if text and not text.startswith(("https://", "http://")):
+            raise FieldError(name, "must be an http(s) URL")
+        return text[:2048] or None
+    if len(text) > 150:
+        raise FieldError(name, "at most 150 characters")
+    return text or None
+
+
+def set_disabled(user: User, disabled: bool, *, origin: Origin | None = None) -> None:
+    """Disable (sessions end, grants are revoked) or enable a user."""
+    if disabled and _is_self(user, origin):
+        raise ServiceError("You cannot disable yourself.")
+    if disabled and user.admin and _last_admin(user):
+        raise ServiceError("This is the last administrator; make another one first.")
+    if user.disabled == disabled:
+        return
+    user.disabled = disabled
+    if disabled:
+        sessions.end_all_for_user(user.id, origin=origin)
+        grants.all_of_user(user.id)
+    changed("user.disabled" if disabled else "user.enabled", origin, user_id=user.id)
+
+
+def set_admin(user: User, admin: bool, *, origin: Origin | None = None) -> None:
+    if not admin and user.admin and _last_admin(user):
+        raise ServiceError("This is the last administrator; make another one first.")
+    if user.admin == admin:
+        return
+    user.admin = admin
+    changed("user.admin_granted" if admin else "user.admin_revoked", origin, user_id=user.id)
+
+
+def _is_self(user: User, origin: Origin | None) -> bool:
+    return origin is not None and origin.actor == user.id
+
+
+def _last_admin(user: User) -> bool:
+    others = db.session.scalar(select(func.count()).select_from(User).where(
+        User.admin.is_(True), User.disabled.is_(False), User.id != user.id))
+    return not others
+
+
+def set_password(user: User, password: str, *, origin: Origin | None = None) -> None:
+    """An administrator sets a user's password: their sessions end and every grant is
+    revoked, as after a password change."""
+    if problem := passwords.password_problem(password):
+        raise FieldError("password", f"The password {problem}.")
+    user.password_hash = passwords.hash_password(password)
+    sessions.end_all_for_user(user.id, origin=origin)
+    revoked = grants.all_of_user(user.id)
+    changed("password.set", origin, user_id=user.id, grants_revoked=revoked)
+
+
+def delete_user(user: User, *, origin: Origin | None = None) -> None:
+    """Delete a user and what is theirs (sessions, grants, consents, memberships,
+    factors, linked identities)."""
+    if _is_self(user, origin):
+        raise ServiceError("You cannot delete yourself.")
+    if user.admin and _last_admin(user):
+        raise ServiceError("This is the last administrator; make another one first.")
+    sessions.end_all_for_user(user.id, origin=origin)
+    grants.all_of_user(user.id)
+    changed("user.deleted", origin, user_id=user.id, username=user.username)
+    db.session.delete(user)

@@ -6,12 +6,13 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 
 from ..extensions import db
 from ..models import Api, Client, GroupMember, Role, RoleAssignment, User
 from ..security import opaque
 from . import ServiceError
+from .audit import Origin, changed
 
 ACCESS_TOKEN_ALGS = ("RS256", "ES256", "Ed25519", "EdDSA")
 SCOPE_RE = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]{1,128}$")  # RFC 6749 §3.3 NQCHAR
@@ -48,7 +49,7 @@ def identifier_problem(identifier: str) -> str | None:
 def create_api(identifier: str, name: str, scope: str, *,
                descriptions: dict[str, str] | None = None,
                access_token_alg: str = "RS256",  # noqa: S107 - an algorithm name
-               access_token_ttl: int = 300) -> NewApi:
+               access_token_ttl: int = 300, origin: Origin | None = None) -> NewApi:
     from ..oauth.claims import SCOPES_SUPPORTED
 
     if problem := identifier_problem(identifier):
@@ -80,6 +81,7 @@ def create_api(identifier: str, name: str, scope: str, *,
               client_id="api-" + opaque.generate_secret()[:20],
               secret_digest=opaque.digest(secret))
     db.session.add(api)
+    changed("api.created", origin, identifier=identifier)
     return NewApi(api, secret)
 
 
@@ -115,7 +117,7 @@ def may_use(client: Client, api: Api) -> bool:
 
 
 def create_role(name: str, permissions: list[str], *, api: str | None = None,
-                description: str | None = None) -> Role:
+                description: str | None = None, origin: Origin | None = None) -> Role:
     if not name.strip() or len(name) > 200:
         raise ServiceError("a role name is 1 to 200 characters")
     owner = require_api(api) if api else None
@@ -127,6 +129,8 @@ def create_role(name: str, permissions: list[str], *, api: str | None = None,
     role = Role(name=name.strip(), api_id=owner.id if owner else None,
                 permissions=list(dict.fromkeys(permissions)), description=description)
     db.session.add(role)
+    db.session.flush()
+    changed("role.created", origin, role_id=role.id, role=role.name, api=api)
     return role
 
 
@@ -146,7 +150,8 @@ def require_role(name: str, api: str | None = None) -> Role:
     return role
 
 
-def assign_role(role: Role, *, user: User | None = None, group_id: str | None = None) -> None:
+def assign_role(role: Role, *, user: User | None = None, group_id: str | None = None,
+                origin: Origin | None = None) -> None:
     if (user is None) == (group_id is None):
         raise ServiceError("a role is assigned to a user or to a group")
     user_id = user.id if user else None
@@ -156,21 +161,41 @@ def assign_role(role: Role, *, user: User | None = None, group_id: str | None = 
         RoleAssignment.group_id == group_id if group_id else RoleAssignment.group_id.is_(None)))
     if exists is None:
         db.session.add(RoleAssignment(role_id=role.id, user_id=user_id, group_id=group_id))
+        changed("role.assigned", origin, user_id=user_id, group_id=group_id, role=role.name)
 
 
 def roles_of(user_id: str, api: Api | None) -> list[Role]:
     """The user's roles (directly or through a group) for ``api``, and the global ones."""
+    return list(db.session.scalars(_roles(user_id).where(
+        or_(Role.api_id.is_(None), Role.api_id == (api.id if api else None)))))
+
+
+def every_role_of(user_id: str) -> list[Role]:
+    """The user's roles for every API, and the global ones (what an admin sees)."""
+    return list(db.session.scalars(_roles(user_id)))
+
+
+def _roles(user_id: str) -> Select[Role]:
     groups = select(GroupMember.group_id).where(GroupMember.user_id == user_id)
-    query = (
+    return (
         select(Role).join(RoleAssignment, RoleAssignment.role_id == Role.id)
         .where(or_(RoleAssignment.user_id == user_id, RoleAssignment.group_id.in_(groups)))
-        .where(or_(Role.api_id.is_(None), Role.api_id == (api.id if api else None)))
         .order_by(Role.name).distinct()
     )
-    return list(db.session.scalars(query))
 
 
 def permissions_of(user_id: str, api: Api | None) -> list[str]:
     """Every permission the user's roles give for ``api``, each once, sorted."""
     return sorted({p for role in roles_of(user_id, api) for p in role.permissions})
 
+
+def all_roles() -> list[Role]:
+    return list(db.session.scalars(select(Role).order_by(Role.name)))
+
+
+def role_by_id(role_id: str) -> Role | None:
+    return db.session.get(Role, role_id)
+
+
+def api_by_id(api_id: str) -> Api | None:
+    return db.session.get(Api, api_id)

@@ -404,7 +404,7 @@ def reset(user: User, origin: audit.Origin) -> int:
     removed += rowcount(db.session.execute(delete(Passkey).where(Passkey.user_id == user.id)))
     remove_recovery_codes(user)
     sessions.end_all_for_user(user.id, origin=origin)
-    audit.record("mfa.reset", origin, user_id=user.id, removed=removed)
+    audit.changed("mfa.reset", origin, user_id=user.id, removed=removed)
     return removed
 
 

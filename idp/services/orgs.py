@@ -5,25 +5,30 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from ..extensions import db
 from ..models import Client, Group, GroupMember, Membership, Organization, User
 from ..models.org import ROLES
-from . import ServiceError
+from ..models.types import rowcount
+from . import FieldError, NotFound, ServiceError, Taken
+from .audit import Origin, changed
+from .versions import claim_version
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
 
-def create_org(slug: str, name: str, *, require_mfa: bool = False) -> Organization:
+def create_org(slug: str, name: str, *, require_mfa: bool = False,
+               origin: Origin | None = None) -> Organization:
     if not SLUG_RE.match(slug):
-        raise ServiceError(f"invalid slug {slug!r}: lowercase letters, digits and dashes")
+        raise FieldError("slug", f"invalid slug {slug!r}: lowercase letters, digits and dashes")
     if not name.strip():
-        raise ServiceError("the organization needs a name")
+        raise FieldError("name", "the organization needs a name")
     if find_org(slug):
-        raise ServiceError(f"organization {slug!r} exists")
+        raise Taken("slug", f"organization {slug!r} exists")
     org = Organization(slug=slug, name=name.strip(), require_mfa=require_mfa)
     db.session.add(org)
+    changed("org.created", origin, org=slug)
     return org
 
 
@@ -42,7 +47,8 @@ def require_org(slug: str) -> Organization:
     return org
 
 
-def add_member(org: Organization, user: User, role: str = "member") -> Membership:
+def add_member(org: Organization, user: User, role: str = "member", *,
+               origin: Origin | None = None) -> Membership:
     if role not in ROLES:
         raise ServiceError(f"role must be one of {', '.join(ROLES)}")
     membership = db.session.get(Membership, (org.id, user.id))
@@ -50,6 +56,7 @@ def add_member(org: Organization, user: User, role: str = "member") -> Membershi
         membership = Membership(org_id=org.id, user_id=user.id, role=role)
         db.session.add(membership)
     membership.role = role
+    changed("org.member_set", origin, user_id=user.id, org=org.slug, role=role)
     return membership
 
 
@@ -68,13 +75,15 @@ def membership(user_id: str, org_id: str) -> Membership | None:
     return db.session.get(Membership, (org_id, user_id))
 
 
-def create_group(org: Organization, name: str) -> Group:
+def create_group(org: Organization, name: str, *, origin: Origin | None = None) -> Group:
     if not name.strip() or len(name) > 200:
         raise ServiceError("a group name is 1 to 200 characters")
     if find_group(org, name):
         raise ServiceError(f"group {name!r} exists in {org.slug!r}")
     group = Group(org_id=org.id, name=name)
     db.session.add(group)
+    db.session.flush()
+    changed("group.created", origin, group_id=group.id, org=org.slug, group=name)
     return group
 
 
@@ -82,11 +91,12 @@ def find_group(org: Organization, name: str) -> Group | None:
     return db.session.scalar(select(Group).where(Group.org_id == org.id, Group.name == name))
 
 
-def add_group_member(group: Group, user: User) -> None:
+def add_group_member(group: Group, user: User, *, origin: Origin | None = None) -> None:
     if membership(user.id, group.org_id) is None:
         raise ServiceError("the user must be a member of the group's organization first")
     if db.session.get(GroupMember, (group.id, user.id)) is None:
         db.session.add(GroupMember(group_id=group.id, user_id=user.id))
+        changed("group.member_added", origin, user_id=user.id, group_id=group.id)
 
 
 def user_groups(user_id: str, org_id: str | None = None) -> list[Group]:
@@ -148,3 +158,96 @@ def resolve(client: Client, user: User | None, requested: str | None = None, *,
     if remembered in member_of:
         return OrgDecision(remembered)
     return OrgDecision(must_choose=interactive)
+
+
+# -- administration ---------------------------------------------------------------------------
+
+
+def all_orgs() -> list[Organization]:
+    return list(db.session.scalars(select(Organization).order_by(Organization.name)))
+
+
+def update_org(org: Organization, *, name: str | None = None, require_mfa: bool | None = None,
+               version: int | None = None, origin: Origin | None = None) -> Organization:
+    if name is not None and not name.strip():
+        raise FieldError("name", "the organization needs a name")
+    if name is not None and len(name) > 200:
+        raise FieldError("name", "at most 200 characters")
+    claim_version(Organization, org.id, version)
+    if name is not None:
+        org.name = name.strip()
+    if require_mfa is not None:
+        org.require_mfa = require_mfa
+    changed("org.updated", origin, org=org.slug,
+           fields=[f for f, v in (("name", name), ("require_mfa", require_mfa)) if v is not None])
+    return org
+
+
+def bound_clients(org: Organization) -> list[Client]:
+    return list(db.session.scalars(select(Client).where(Client.org_id == org.id)
+                                   .order_by(Client.name)))
+
+
+def delete_org(org: Organization, *, origin: Origin | None = None) -> None:
+    """Delete an organization with its memberships and groups; refused while clients
+    are bound to it (their tokens would lose their organization)."""
+    if bound := bound_clients(org):
+        names = ", ".join(c.client_id for c in bound[:5])
+        raise ServiceError(f"Clients are bound to this organization ({names}); bind them "
+                           "elsewhere or delete them first.")
+    changed("org.deleted", origin, org=org.slug)
+    db.session.delete(org)
+
+
+def members(org: Organization) -> list[tuple[Membership, User]]:
+    rows = db.session.execute(select(Membership, User).join(User, User.id == Membership.user_id)
+                              .where(Membership.org_id == org.id).order_by(User.username))
+    return [(membership, user) for membership, user in rows]
+
+
+def remove_member(org: Organization, user: User, *, origin: Origin | None = None) -> None:
+    """Take a user out of an organization and its groups."""
+    membership = db.session.get(Membership, (org.id, user.id))
+    if membership is None:
+        raise NotFound(f"{user.username} is not a member of {org.slug}")
+    group_ids = select(Group.id).where(Group.org_id == org.id)
+    db.session.execute(delete(GroupMember).where(GroupMember.user_id == user.id,
+                                                 GroupMember.group_id.in_(group_ids)))
+    db.session.delete(membership)
+    changed("org.member_removed", origin, user_id=user.id, org=org.slug)
+
+
+def groups_of(org: Organization) -> list[Group]:
+    return list(db.session.scalars(select(Group).where(Group.org_id == org.id)
+                                   .order_by(Group.name)))
+
+
+def group_members(group: Group) -> list[User]:
+    return list(db.session.scalars(select(User).join(GroupMember,
+                                                     GroupMember.user_id == User.id)
+                                   .where(GroupMember.group_id == group.id)
+                                   .order_by(User.username)))
+
+
+def rename_group(group: Group, name: str, *, origin: Origin | None = None) -> None:
+    if not name.strip() or len(name) > 200:
+        raise FieldError("name", "a group name is 1 to 200 characters")
+    org = db.session.get(Organization, group.org_id)
+    if org is not None and (other := find_group(org, name)) is not None and other.id != group.id:
+        raise FieldError("name", f"group {name!r} exists in {org.slug!r}")
+    changed("group.renamed", origin, group_id=group.id, old=group.name, new=name)
+    group.name = name
+
+
+def delete_group(group: Group, *, origin: Origin | None = None) -> None:
+    """Delete a group; its members stay in the organization."""
+    changed("group.deleted", origin, group_id=group.id, group=group.name)
+    db.session.delete(group)
+
+
+def remove_group_member(group: Group, user: User, *, origin: Origin | None = None) -> None:
+    removed = db.session.execute(delete(GroupMember).where(
+        GroupMember.group_id == group.id, GroupMember.user_id == user.id))
+    if not rowcount(removed):
+        raise NotFound(f"{user.username} is not in group {group.name}")
+    changed("group.member_removed", origin, user_id=user.id, group_id=group.id)

@@ -34,7 +34,7 @@ from ..extensions import db
 from ..models import GroupMember, LinkedIdentity, Passkey, Upstream, User
 from ..security import sealing
 from . import ServiceError, accounts, orgs
-from .audit import Origin, record
+from .audit import Origin, changed, record
 
 SECRET_PURPOSE = "upstream client secret"  # noqa: S105 - a key-derivation label
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -73,7 +73,7 @@ def create_upstream(
     token_url: str | None = None, userinfo_url: str | None = None,
     scope: str | None = None, claims: dict[str, str] | None = None,
     link_by_verified_email: bool = False, create_users: bool = False,
-    org: str | None = None, groups_claim: str | None = None,
+    org: str | None = None, groups_claim: str | None = None, origin: Origin | None = None,
 ) -> Upstream:
     if not ID_RE.match(upstream_id):
         raise ServiceError(f"invalid id {upstream_id!r}: lowercase letters, digits and dashes")
@@ -108,6 +108,7 @@ def create_upstream(
         org_id=orgs.require_org(org).id if org else None, groups_claim=groups_claim or None,
     )
     db.session.add(upstream)
+    changed("upstream.created", origin, upstream=upstream_id)
     return upstream
 
 
@@ -140,7 +141,8 @@ def stranded_by_deleting(upstream: Upstream) -> int:
                if not _other_ways_in(identity.user_id, but=upstream.id))
 
 
-def delete_upstream(upstream_id: str, *, force: bool = False) -> int:
+def delete_upstream(upstream_id: str, *, force: bool = False,
+                    origin: Origin | None = None) -> int:
     """Delete an upstream and its linked identities; returns how many there were.
     Refused (unless ``force``) while someone can sign in no other way."""
     upstream = require(upstream_id)
@@ -148,6 +150,7 @@ def delete_upstream(upstream_id: str, *, force: bool = False) -> int:
         raise ServiceError(f"{stranded} user(s) can sign in only through {upstream_id!r}; "
                            "pass --force to delete it anyway")
     linked = len(_identities_at(upstream))
+    changed("upstream.deleted", origin, upstream=upstream_id, identities=linked)
     db.session.delete(upstream)
     return linked
 

@@ -7,7 +7,7 @@ from werkzeug.wrappers import Response
 
 from ..forms.auth import ConsentForm
 from ..oauth import interaction
-from ..oauth.claims import describe_scope
+from ..oauth.claims import describe_scope, without_privileges
 from ..services import audit, orgs
 from ..services import consent as consents
 from ._request import origin, person
@@ -30,6 +30,6 @@ def consent():
         consents.grant(user, client, pending.scope, origin())
         return interaction.consent_given(pending)
     org = orgs.find_org(pending.step.org_id) if pending.step.org_id else None
-    scopes = [(s, describe_scope(s)) for s in pending.scope.split()]
+    scopes = [(s, describe_scope(s)) for s in without_privileges(pending.scope, user).split()]
     return render_template("consent/consent.html", form=form, client=client, scopes=scopes,
                            user=user, org=org, interaction=pending.id)

@@ -14,7 +14,7 @@ from ...extensions import db
 from ...models import Client, User
 from .. import id_token, resources, tokens
 from ..adapter import TokenRequest
-from ..claims import is_openid
+from ..claims import is_openid, without_privileges
 
 Model = TypeVar("Model")
 
@@ -39,12 +39,15 @@ def token_response(
     issuing rule the Authlib grants and the fast path share.
 
     Rules: the API the token is for (``oauth.resources``; ``invalid_target``); the
-    scope must be one the client may have, for that API (``invalid_scope``
-    otherwise); a refresh token only for clients with the refresh_token grant; the
-    Webex lifetime parameters may only shorten the client's lifetimes.
+    scope must be one the client may have, for that API, and the user too
+    (``claims.without_privileges``; ``invalid_scope`` when nothing is left); a
+    refresh token only for clients with the refresh_token grant; the Webex
+    lifetime parameters may only shorten the client's lifetimes.
     """
     audience = resources.for_token(client, context.resources, requested_resources)
     allowed = client.get_allowed_scope(scope)
+    if allowed is not None:
+        allowed = without_privileges(allowed, user) or None
     if context.granted_scope is None and allowed is not None:
         context.granted_scope = allowed  # the grant keeps all of it; the token gets its API's
     if allowed is not None:
