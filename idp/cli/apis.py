@@ -35,8 +35,7 @@ def apis_create(identifier: str, name: str, scope: str, descriptions: tuple[str,
     described = pairs(descriptions, "--describe", "SCOPE=DESCRIPTION")
     new = run(lambda: apis.create_api(identifier, name, scope, descriptions=described,
                                       access_token_alg=access_token_alg,
-                                      access_token_ttl=access_token_ttl))
-    run(lambda: audit.record("api.created", audit.CLI, identifier=identifier))
+                                      access_token_ttl=access_token_ttl, origin=audit.CLI))
     emit(as_json, {"identifier": new.api.identifier, "client_id": new.api.client_id,
                    "client_secret": new.client_secret},
          f"identifier:    {new.api.identifier}\nclient_id:     {new.api.client_id}\n"
@@ -59,7 +58,7 @@ def apis_list(as_json: bool) -> None:
 @click.argument("name")
 @click.option("--api", metavar="IDENTIFIER", help="The API it is for (default: every API).")
 @click.option("--permission", "permissions", multiple=True, help="Repeatable.")
-@click.option("--description")
+@click.option("--description", help="What the role is for, in words for administrators.")
 @json_option
 def roles_create(name: str, api: str | None, permissions: tuple[str, ...],
                  description: str | None, as_json: bool) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from ..extensions import db
 from ..oauth import keys
 from ..services import audit
 from .base import emit, idp, json_option, run
@@ -26,12 +25,10 @@ def keys_list(as_json: bool) -> None:
 
 @keys_group.command("rotate")
 @click.option("--alg", type=click.Choice(list(keys.KEY_ALGS)), default="Ed25519",
-              show_default=True)
+              show_default=True, help="The algorithm whose key is replaced.")
 def keys_rotate(alg: str) -> None:
     """Make a new current key; the old one stays published until its tokens expire."""
-    key = keys.rotate(alg)
-    audit.record("key.rotated", audit.CLI, kid=key.kid, alg=alg)
-    db.session.commit()
+    key = run(lambda: keys.rotate(alg, audit.CLI))
     keys.store().invalidate()
     click.echo(f"new current {alg} key {key.kid}")
 
@@ -40,7 +37,6 @@ def keys_rotate(alg: str) -> None:
 @click.argument("kid")
 def keys_withdraw(kid: str) -> None:
     """Stop publishing a retired key at once (it leaked): tokens it signed stop verifying."""
-    run(lambda: keys.withdraw(kid))
-    run(lambda: audit.record("key.withdrawn", audit.CLI, kid=kid))
+    run(lambda: keys.withdraw(kid, audit.CLI))
     keys.store().invalidate()
     click.echo(f"key {kid} withdrawn")

@@ -48,8 +48,7 @@ def upstreams_create(upstream_id: str, name: str, issuer: str | None,
         upstream_id, name, client_id=client_id, client_secret=client_secret, issuer=issuer,
         authorize_url=authorize_url, token_url=token_url, userinfo_url=userinfo_url,
         scope=scope, claims=mapping, link_by_verified_email=link_by_verified_email,
-        create_users=create_users, org=org, groups_claim=groups_claim))
-    run(lambda: audit.record("upstream.created", audit.CLI, upstream=upstream.id))
+        create_users=create_users, org=org, groups_claim=groups_claim, origin=audit.CLI))
     from ..oauth.upstream_client import callback_url
 
     callback = callback_url(upstream)
@@ -76,8 +75,7 @@ def upstreams_list(as_json: bool) -> None:
               help="Even if some users can sign in no other way (they are locked out).")
 def upstreams_delete(upstream_id: str, force: bool) -> None:
     """Delete an upstream provider and the identities linked through it."""
-    linked = run(lambda: upstreams.delete_upstream(upstream_id, force=force))
-    run(lambda: audit.record("upstream.deleted", audit.CLI, upstream=upstream_id,
-                             identities=linked))
+    linked = run(lambda: upstreams.delete_upstream(upstream_id, force=force,
+                                                   origin=audit.CLI))
     click.echo(f"deleted upstream {upstream_id} and {linked} linked identit"
                f"{'y' if linked == 1 else 'ies'}")

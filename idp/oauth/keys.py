@@ -70,6 +70,7 @@ def rotate(alg: str, origin: Origin | None = None) -> SigningKey:
         old.retired_at = now()
     new = generate(alg)
     db.session.add(new)
+    db.session.flush()
     store().invalidate()
     changed("key.rotated", origin, kid=new.kid, alg=alg)
     return new

@@ -81,6 +81,7 @@ def create_api(identifier: str, name: str, scope: str, *,
               client_id="api-" + opaque.generate_secret()[:20],
               secret_digest=opaque.digest(secret))
     db.session.add(api)
+    db.session.flush()
     changed("api.created", origin, identifier=identifier)
     return NewApi(api, secret)
 

@@ -94,6 +94,7 @@ def create_client(name: str, *, client_id: str | None = None, client_secret: str
     client = Client(client_id=client_id, secret_digest=opaque.digest(secret) if secret else None,
                     **values)
     db.session.add(client)
+    db.session.flush()
     changed("client.created", origin, client_id=client_id)
     return NewClient(client, secret)
 

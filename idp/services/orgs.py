@@ -28,6 +28,7 @@ def create_org(slug: str, name: str, *, require_mfa: bool = False,
         raise Taken("slug", f"organization {slug!r} exists")
     org = Organization(slug=slug, name=name.strip(), require_mfa=require_mfa)
     db.session.add(org)
+    db.session.flush()
     changed("org.created", origin, org=slug)
     return org
 
@@ -43,7 +44,7 @@ def find_org(slug_or_id: str) -> Organization | None:
 def require_org(slug: str) -> Organization:
     org = find_org(slug)
     if org is None:
-        raise ServiceError(f"no organization {slug!r}")
+        raise NotFound(f"no organization {slug!r}")
     return org
 
 

@@ -33,7 +33,7 @@ from ..clock import now
 from ..extensions import db
 from ..models import GroupMember, LinkedIdentity, Passkey, Upstream, User
 from ..security import sealing
-from . import ServiceError, accounts, orgs
+from . import NotFound, ServiceError, accounts, orgs
 from .audit import Origin, changed, record
 
 SECRET_PURPOSE = "upstream client secret"  # noqa: S105 - a key-derivation label
@@ -108,6 +108,7 @@ def create_upstream(
         org_id=orgs.require_org(org).id if org else None, groups_claim=groups_claim or None,
     )
     db.session.add(upstream)
+    db.session.flush()
     changed("upstream.created", origin, upstream=upstream_id)
     return upstream
 
@@ -131,7 +132,7 @@ def find(upstream_id: str) -> Upstream | None:
 def require(upstream_id: str) -> Upstream:
     upstream = find(upstream_id)
     if upstream is None:
-        raise ServiceError(f"no upstream {upstream_id!r}")
+        raise NotFound(f"no upstream {upstream_id!r}")
     return upstream
 
 

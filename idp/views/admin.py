@@ -39,6 +39,7 @@ from ..models.client import (
 )
 from ..models.org import ROLES
 from ..oauth import keys
+from ..oauth.upstream_client import callback_url
 from ..services import (
     Conflict,
     FieldError,
@@ -499,7 +500,6 @@ def new_client() -> ResponseReturnValue:
         return _client_form({**clients.DEFAULTS, **_client_settings(request.form)[0],
                              "client_id": request.form.get("client_id", "")},
                             errors=errors, error=message, status=_refused(message, errors))
-    db.session.flush()
     return _client_form(clients.settings_of(made.client), client=made.client,
                         secret=made.client_secret, status=201)
 
@@ -623,8 +623,7 @@ def upstream_list() -> ResponseReturnValue:
     return render_template(
         "admin/upstreams.html", upstreams=upstreams.all_upstreams(), orgs=orgs.all_orgs(),
         errors=errors, error=message, form=request.form, done=request.args.get("done"),
-        callback=lambda u: current_app.config["IDP_ISSUER"] + url_for(
-            "upstream.callback", upstream_id=u),
+        callback=callback_url,
     ), _refused(message, errors) if request.method == "POST" else 200
 
 
@@ -636,8 +635,7 @@ def delete_upstream(upstream_id: str) -> ResponseReturnValue:
         return render_template(
             "admin/upstreams.html", upstreams=upstreams.all_upstreams(), orgs=orgs.all_orgs(),
             errors={}, error=message, form={}, done=None, stranded=upstream_id,
-            callback=lambda u: current_app.config["IDP_ISSUER"] + url_for(
-                "upstream.callback", upstream_id=u)), 409
+            callback=callback_url), 409
     return _done("admin.upstream_list", "deleted")
 
 

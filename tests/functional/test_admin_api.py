@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 
 import pytest
 from sqlalchemy import select
@@ -281,6 +282,8 @@ def test_clients_are_created_edited_rotated_disabled_and_deleted(admin, client, 
         "scope": "openid profile", "grant_types": ["authorization_code", "client_credentials"],
         "policy_uri": "https://wiki.example/privacy"}, status=201)
     created = made.get_json()
+    assert made.headers["ETag"] == '"1"'
+    assert isinstance(created["created_at"], int)
     secret = created["client_secret"]
     assert created["redirect_uris"] == ["https://wiki.example/cb"]
     assert created["policy_uri"] == "https://wiki.example/privacy"
@@ -383,3 +386,16 @@ def test_tokens_are_ours_and_verified(admin, client):
 def _tags(app) -> list[str]:
     with app.app_context():
         return list(db.session.scalars(select(AuditEvent.tag)))
+
+
+def test_a_refused_change_leaves_no_half_and_no_event(admin, app, make_user, caplog):
+    boss = make_user("boss", admin=True)  # the only administrator
+    caplog.set_level(logging.INFO, logger="idp.audit")
+    refused = admin.call("PATCH", f"/users/{boss.id}", {"given_name": "Changed", "admin": False},
+                         **{"If-Match": '"1"'})
+    assert "last administrator" in problem(refused, 409)["detail"]
+    with app.app_context():
+        kept = db.session.get(User, boss.id)
+        assert (kept.given_name, kept.admin, kept.version) == (None, True, 1)
+    assert actors(app, "user.updated") == []
+    assert not [r for r in caplog.records if r.getMessage().startswith("user.updated")]

@@ -5,7 +5,8 @@ document as served. Every operation gets the explicit examples, Schemathesis's
 coverage cases (boundary values, missing and malformed parameters, undeclared
 methods) and a bounded number of generated cases, derandomized so a CI run
 repeats. The fuzzer gets real credentials: HTTP Basic for a confidential
-client with every grant type, and a user's Bearer access token for UserInfo.
+client with every grant type, a user's Bearer access token for UserInfo, and
+an admin client's token (scope ``idp:admin``) for the admin API.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ MAX_EXAMPLES = 25  # generated cases per operation, on top of examples and cover
 SEED = 20260101
 CLIENT_ID = "fuzz-client"
 CLIENT_SECRET = "fuzz-client-secret-0123456789abcdefghijklmnop"
+ADMIN_ID = "fuzz-admin"
+ADMIN_SECRET = "fuzz-admin-secret-0123456789abcdefghijklmnop"
 USERNAME, PASSWORD = "fuzz-user", "fuzz-user-password"
 GRANTS = ("authorization_code", "refresh_token", "password", "client_credentials",
           "client_delegate", "urn:ietf:params:oauth:grant-type:token-exchange")
@@ -72,7 +75,20 @@ def access_token(server: LiveServer) -> str:
 
 
 @pytest.fixture(scope="module")
-def api_schema(server: LiveServer, access_token: str):
+def admin_token(server: LiveServer, access_token: str) -> str:
+    """An admin client's token, long enough for the whole run."""
+    server.cli_json("clients", "create", "--name", "Fuzz admin", "--client-id", ADMIN_ID,
+                    "--client-secret", ADMIN_SECRET, "--grant-type", "client_credentials",
+                    "--scope", "idp:admin", "--access-token-ttl", "3600")
+    with requests.post(f"{server.url}/oauth/token", timeout=10, auth=(ADMIN_ID, ADMIN_SECRET),
+                       data={"grant_type": "client_credentials", "scope": "idp:admin"}) as r:
+        assert r.status_code == 200, r.text
+        assert r.json()["scope"] == "idp:admin"
+        return r.json()["access_token"]
+
+
+@pytest.fixture(scope="module")
+def api_schema(server: LiveServer, access_token: str, admin_token: str):
     config = schemathesis.Config.from_dict({
         "seed": SEED,
         "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none"},
@@ -82,6 +98,7 @@ def api_schema(server: LiveServer, access_token: str):
         "auth": {"openapi": {
             "clientBasic": {"username": CLIENT_ID, "password": CLIENT_SECRET},
             "userBearer": {"bearer": access_token},
+            "adminBearer": {"bearer": admin_token},
         }},
     })
     return schemathesis.openapi.from_url(f"{server.url}/openapi.json", config=config)
