@@ -26,6 +26,7 @@ install: $(BIN)/.installed
 ACCESS_LOG := --access-log --access-log-fmt '%(method)s %(path)s %(status)d "%(header{user-agent})s"' \
   --log-config logging.json
 
+run: export IDP_PLAYGROUND ?= on
 run: install
 	$(FLASK) idp init --demo
 	@echo "serving http://localhost:5000"

@@ -57,13 +57,14 @@ def create_app(config: dict | None = None) -> Flask:
         oauth,
         openapi,
         orgs,
+        playground,
         upstream,
         well_known,
     )
 
     for blueprint in (auth.bp, consent.bp, orgs.bp, account.bp, factors.bp, oauth.bp,
                       upstream.bp, end_session.bp, admin.bp, admin_api.bp, well_known.bp,
-                      openapi.bp, health.bp):
+                      openapi.bp, playground.bp, health.bp):
         app.register_blueprint(blueprint)
 
     from . import cli, errors, transaction

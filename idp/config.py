@@ -40,6 +40,8 @@ DEFAULTS: dict[str, object] = {
     "ADMIN_REAUTH_SECONDS": 3600,
     # The name authenticator apps and passkey prompts show (default: the issuer's host).
     "BRAND_NAME": "",
+    # /playground, the flow explorer: open to anyone while on (``make run`` turns it on).
+    "PLAYGROUND": False,
     # The login page's password form; off when upstream providers are the way in.
     "PASSWORD_LOGIN": True,
     # Client registrations are read on every token request; each process keeps

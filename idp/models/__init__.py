@@ -11,6 +11,7 @@ from .interactions import Interaction
 from .keys import SigningKey
 from .lookup import by_key
 from .org import Group, GroupMember, Membership, Organization
+from .playground import PlaygroundRun
 from .sessions import LoginSession
 from .upstreams import LinkedIdentity, Upstream
 from .user import User
@@ -30,6 +31,7 @@ __all__ = [
     "Membership",
     "Organization",
     "Passkey",
+    "PlaygroundRun",
     "RecoveryCode",
     "RevokedToken",
     "Role",

@@ -14,7 +14,14 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from ..clock import now
 from ..extensions import db
-from ..models import AuthorizationCode, Grant, Interaction, LoginSession, RevokedToken
+from ..models import (
+    AuthorizationCode,
+    Grant,
+    Interaction,
+    LoginSession,
+    PlaygroundRun,
+    RevokedToken,
+)
 
 BATCH = 1000
 
@@ -33,7 +40,7 @@ def _purge(model: type, key: InstrumentedAttribute[Any],
 
 def purge() -> dict[str, int]:
     """Delete expired codes, grants (with their used refresh tokens), revoked-token
-    entries, interactions and login sessions."""
+    entries, interactions, playground runs and login sessions."""
     at = now()
     return {
         "codes": _purge(AuthorizationCode, AuthorizationCode.id,
@@ -41,6 +48,8 @@ def purge() -> dict[str, int]:
         "grants": _purge(Grant, Grant.id, Grant.expires_at < at),
         "revoked tokens": _purge(RevokedToken, RevokedToken.jti, RevokedToken.expires_at < at),
         "interactions": _purge(Interaction, Interaction.id, Interaction.expires_at < at),
+        "playground runs": _purge(PlaygroundRun, PlaygroundRun.id,
+                                  PlaygroundRun.expires_at < at),
         "sessions": _purge(LoginSession, LoginSession.sid,
                            or_(LoginSession.expires_at < at, LoginSession.ended_at.isnot(None))),
     }

@@ -30,7 +30,7 @@ def test_init_is_idempotent_and_seeds_demo_data(runner, app):
     with app.app_context():
         assert db.session.query(User).count() == 2
         assert {c.client_id for c in db.session.query(Client)} == {
-            "demo-web", "demo-spa", "demo-service"}
+            "demo-web", "demo-spa", "demo-service", "playground"}
         web = db.session.get(Client, "demo-web")
         assert opaque.verify("demo-web-secret-change-me-0123456789abcdef",
                                      web.secret_digest)
