@@ -3,8 +3,8 @@
 
     make bench                          # SQLite, every scenario
     make bench ARGS="--pg"              # the same on a fresh PostgreSQL database
-    make bench ARGS="--rows 1000000"    # with a million synthetic rows in ``tokens``
-    make bench ARGS="--flat"            # issuance/introspection/userinfo: empty vs 1M rows
+    make bench ARGS="--rows 1000000"    # after a million issued tokens' rows
+    make bench ARGS="--flat"            # issuance/introspection/userinfo: empty vs 1M tokens
     make bench ARGS="--starvation"      # token p99 while password logins run flat out
     make bench ARGS="--peer"            # compare-token.sh against node-oidc-provider
 
@@ -412,81 +412,100 @@ class Server:
 
 
 # -- synthetic rows ----------------------------------------------------------------------
+#
+# Access tokens are self-contained: issuing one writes nothing. What a million
+# issued tokens leave behind is what can be revoked: the refresh families of the
+# user tokens (``grants``), the refresh tokens rotated away (``used_refresh_tokens``)
+# and the access tokens revoked on their own (``revoked_tokens``). Half the
+# synthetic tokens are a user's, each from a family of its own (the worst case for
+# the table), 60 % of those families rotated once, 2 % of all tokens revoked; the
+# other half are client_credentials tokens, which leave nothing.
 
-TOKEN_COLUMNS = ("jti", "family_id", "client_id", "user_id", "grant_type", "scope",
-                 "granted_scope", "org_id", "sid", "auth_time", "actor", "issued_at",
-                 "expires_at", "refresh_digest", "refresh_expires_at", "refresh_used_at",
-                 "revoked_at")
+GRANT_COLUMNS = ("id", "root_id", "client_id", "user_id", "grant_type", "scope", "resources",
+                 "org_id", "sid", "offline", "auth_time", "created_at", "expires_at",
+                 "refresh_digest", "refresh_expires_at", "rotated_at", "revoked_at")
+USED_COLUMNS = ("digest", "grant_id", "used_at")
+REVOKED_COLUMNS = ("jti", "expires_at")
 
 
-def synthetic_tokens(n: int, web: str, svc: str, user_id: str, org_id: str | None):
-    """Rows shaped like the server's own: half user tokens with a refresh digest
-    (authorization_code families, some rotated or revoked), half client_credentials;
-    issued over the last 30 days, so nearly all access tokens are expired."""
+def synthetic_rows(n: int, web: str, user_id: str, org_id: str | None,
+                   ) -> Iterator[tuple[str, tuple]]:
+    """``(table, row)`` pairs for ``n`` issued tokens, issued over the last 30 days."""
     rng = random.Random(1234)
     at = int(time.time())
     for i in range(n):
         issued = at - rng.randrange(30 * 86400)
-        if i % 2 == 0:
-            used = issued + rng.randrange(300, 3600) if rng.random() < 0.6 else None
-            yield (secrets.token_urlsafe(16), str(uuid.uuid4()), web, user_id,
-                   "authorization_code", WEB_SCOPE, WEB_SCOPE, org_id,
-                   secrets.token_urlsafe(24), issued - rng.randrange(3600), None, issued,
-                   issued + 3600, hashlib.sha256(os.urandom(32)).hexdigest(),
-                   issued + 30 * 86400, used, issued + 600 if rng.random() < 0.02 else None)
-        else:
-            yield (secrets.token_urlsafe(16), str(uuid.uuid4()), svc, None,
-                   "client_credentials", "api:read api:write", "api:read api:write", org_id,
-                   None, None, None, issued, issued + 300, None, None, None, None)
+        if i % 50 == 0:
+            yield "revoked_tokens", (secrets.token_urlsafe(16), issued + 300)
+        if i % 2:
+            continue  # a client_credentials token: nothing is written
+        grant_id = str(uuid.uuid4())
+        rotated = issued + rng.randrange(300, 3600) if rng.random() < 0.6 else None
+        revoked = issued + 600 if rng.random() < 0.02 else None
+        yield "grants", (grant_id, grant_id, web, user_id, "authorization_code", WEB_SCOPE,
+                         "[]", org_id, secrets.token_urlsafe(24), 1,
+                         issued - rng.randrange(3600), issued, issued + 30 * 86400,
+                         hashlib.sha256(os.urandom(32)).hexdigest(), issued + 30 * 86400,
+                         rotated, revoked)
+        if rotated:
+            yield "used_refresh_tokens", (hashlib.sha256(os.urandom(32)).hexdigest(),
+                                          grant_id, rotated)
 
 
-def insert_tokens(db_url: str, n: int, web: str, svc: str, user_id: str,
-                  org_id: str | None) -> float:
-    """Bulk-insert ``n`` synthetic rows into ``tokens``; the seconds it took."""
+COLUMNS = {"grants": GRANT_COLUMNS, "used_refresh_tokens": USED_COLUMNS,
+           "revoked_tokens": REVOKED_COLUMNS}
+
+
+def insert_tokens(db_url: str, n: int, web: str, user_id: str, org_id: str | None) -> float:
+    """Bulk-insert what ``n`` issued tokens leave behind; the seconds it took."""
     started = time.monotonic()
-    rows = synthetic_tokens(n, web, svc, user_id, org_id)
+    tables: dict[str, list[tuple]] = {name: [] for name in COLUMNS}
+    for table, row in synthetic_rows(n, web, user_id, org_id):
+        tables[table].append(row)
     if db_url.startswith("sqlite"):
         conn = sqlite3.connect(db_url.removeprefix("sqlite:///"), timeout=60)
-        placeholders = ", ".join("?" * len(TOKEN_COLUMNS))
-        sql = f"INSERT INTO tokens ({', '.join(TOKEN_COLUMNS)}) VALUES ({placeholders})"
-        while True:
-            batch = [row for _, row in zip(range(50_000), rows, strict=False)]
-            if not batch:
-                break
-            with conn:
-                conn.executemany(sql, batch)
+        for table, rows in tables.items():
+            columns = COLUMNS[table]
+            sql = (f"INSERT INTO {table} ({', '.join(columns)}) "
+                   f"VALUES ({', '.join('?' * len(columns))})")
+            for first in range(0, len(rows), 50_000):
+                with conn:
+                    conn.executemany(sql, rows[first:first + 50_000])
         # The bulk load went to the write-ahead log; fold it into the database
         # as the next quiet moment's checkpoint would, rather than charging
         # the first measured requests for it.
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.execute("ANALYZE tokens")
+        conn.execute("ANALYZE")
         conn.commit()
         conn.close()
     else:
         import psycopg
 
         with psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
-            with conn.cursor() as cur, \
-                    cur.copy(f"COPY tokens ({', '.join(TOKEN_COLUMNS)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            for table, rows in tables.items():
+                with conn.cursor() as cur, cur.copy(
+                        f"COPY {table} ({', '.join(COLUMNS[table])}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
             conn.commit()
             conn.autocommit = True
-            conn.execute("ANALYZE tokens")  # what autovacuum does soon after a bulk load
+            conn.execute("ANALYZE")  # what autovacuum does soon after a bulk load
     return time.monotonic() - started
 
 
-def count_tokens(db_url: str) -> int:
+def count_rows(db_url: str) -> int:
+    """Rows in the tables issued tokens leave behind."""
+    query = " + ".join(f"(SELECT count(*) FROM {table})" for table in COLUMNS)
     if db_url.startswith("sqlite"):
         conn = sqlite3.connect(db_url.removeprefix("sqlite:///"), timeout=60)
         try:
-            return conn.execute("SELECT count(*) FROM tokens").fetchone()[0]
+            return conn.execute(f"SELECT {query}").fetchone()[0]
         finally:
             conn.close()
     import psycopg
 
     with psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
-        return conn.execute("SELECT count(*) FROM tokens").fetchone()[0]
+        return conn.execute(f"SELECT {query}").fetchone()[0]
 
 
 # -- the benchmark -----------------------------------------------------------------------
@@ -745,12 +764,13 @@ class Bench:
         self.ensure_access_pool()
         before = [self._flat_one(name, "empty") for name in FLAT_SCENARIOS]
         rows = self.args.flat_rows
-        log(f"inserting {rows:,} synthetic rows into tokens…")
-        took = insert_tokens(self.db_url, rows, self.web["client_id"], self.svc["client_id"],
-                             self.user_id, self.org_id)
-        total = count_tokens(self.db_url)
-        log(f"inserted {rows:,} rows in {took:.0f}s; tokens now holds {total:,} rows")
-        self.flat_note = f"{rows:,} rows inserted in {took:.0f}s; table then held {total:,} rows"
+        log(f"writing what {rows:,} issued tokens leave behind…")
+        took = insert_tokens(self.db_url, rows, self.web["client_id"], self.user_id,
+                             self.org_id)
+        total = count_rows(self.db_url)
+        log(f"done in {took:.0f}s; grants, used refresh tokens and revoked jtis: {total:,} rows")
+        self.flat_note = (f"{rows:,} issued tokens' rows written in {took:.0f}s: "
+                          f"{total:,} rows in grants, used_refresh_tokens, revoked_tokens")
         after = [self._flat_one(name, f"{rows:,} rows") for name in FLAT_SCENARIOS]
         return list(zip(FLAT_SCENARIOS, before, after, strict=True))
 
@@ -960,9 +980,9 @@ def run(args, only: list[str], tmp: Path, db_url: str, command: str) -> int:
     log(f"database {db_url}; provisioning with flask idp …")
     bench.provision()
     if args.rows:
-        log(f"inserting {args.rows:,} synthetic rows into tokens…")
-        took = insert_tokens(db_url, args.rows, bench.web["client_id"], bench.svc["client_id"],
-                             bench.user_id, bench.org_id)
+        log(f"writing what {args.rows:,} issued tokens leave behind…")
+        took = insert_tokens(db_url, args.rows, bench.web["client_id"], bench.user_id,
+                             bench.org_id)
         log(f"inserted in {took:.0f}s")
     server = bench.server
     log("starting: " + " ".join(shlex.quote(c) for c in server.cmd))
@@ -998,7 +1018,7 @@ def report(args, only, bench: Bench, command: str, final_rss, flat, starvation, 
     database_text = ("PostgreSQL 127.0.0.1:5432 (a fresh database, dropped afterwards)"
                      if args.pg else "SQLite file in a temporary directory")
     if args.rows:
-        database_text += f", {args.rows:,} synthetic rows pre-inserted in tokens"
+        database_text += f", what {args.rows:,} issued tokens leave behind pre-inserted"
     print()
     print("idp benchmark")
     print(f"command:   {command}")

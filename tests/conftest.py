@@ -28,10 +28,11 @@ SECRET = "test-secret-key-not-for-production"
 
 
 def _config(database_url: str, **extra) -> dict:
-    # Tests change clients behind the app's back: no per-process client cache
-    # (the live-server tests run with it, as production does).
+    # The production setting: the per-process client cache, and with it the fast
+    # client_credentials path. Tests change clients through the services, which
+    # tell this process's cache, as the console and the command line do.
     return {"ISSUER": ISSUER, "DATABASE_URL": database_url, "SECRET_KEY": SECRET,
-            "TESTING": True, "CLIENT_CACHE_SECONDS": 0, **extra}
+            "TESTING": True, **extra}
 
 
 @pytest.fixture(scope="session")

@@ -219,3 +219,105 @@ def test_its_tokens_introspect_and_revoke(client, warm, flask_calls):
     assert client.post("/oauth/revoke", data={"token": token}, headers=headers).status_code == 200
     after = client.post("/oauth/introspect", data={"token": token}, headers=headers)
     assert after.get_json() == {"active": False}
+
+
+# -- the same rule both ways -----------------------------------------------------------------
+
+
+SECRETS = {"ok": "ok-client-secret-0123456789abcdefghijk",
+           "off": "off-client-secret-0123456789abcdefghij",
+           "no-grant": "no-grant-secret-0123456789abcdefghijk",
+           "bound": "bound-client-secret-0123456789abcdefgh"}
+
+
+def _registered(app) -> None:
+    """The same organizations, API and clients in ``app``'s database."""
+    from idp.services import apis, clients, orgs
+
+    with app.app_context():
+        orgs.create_org("north", "North")
+        orgs.create_org("south", "South")
+        apis.create_api("https://orders.example", "Orders", "orders:read")
+        clients.create_client("OK", client_id="ok", client_secret=SECRETS["ok"],
+                              grant_types=["client_credentials"], scope="api:read orders:read",
+                              default_api="https://orders.example")
+        off = clients.create_client("Off", client_id="off", client_secret=SECRETS["off"],
+                                    grant_types=["client_credentials"])
+        clients.set_disabled(off.client, True)
+        clients.create_client("No grant", client_id="no-grant",
+                              client_secret=SECRETS["no-grant"],
+                              grant_types=["authorization_code"],
+                              redirect_uris=["https://x.example/cb"])
+        clients.create_client("Bound", client_id="bound", client_secret=SECRETS["bound"],
+                              org="north", grant_types=["client_credentials"], scope="api:read")
+        db.session.commit()
+
+
+@pytest.fixture
+def both(make_app):
+    """The fast path on (the production client cache) and off (no cache: every request
+    goes to Flask and Authlib), each app with the same registrations."""
+    fast, slow = make_app(CLIENT_CACHE_SECONDS=30), make_app(CLIENT_CACHE_SECONDS=0)
+    for app in (fast, slow):
+        _registered(app)
+    return fast, slow
+
+
+CASES = [
+    ("disabled client", "off", {}),
+    ("grant not registered", "no-grant", {}),
+    ("scope not allowed", "ok", {"scope": "admin:everything"}),
+    ("another organization", "bound", {"orgId": "south"}),
+    ("unknown organization", "bound", {"orgId": "nowhere"}),
+    ("wrong secret", "ok", {"_secret": "not the secret at all, but long enough"}),
+    ("granted, with the default API", "ok", {}),
+    ("granted, a narrower scope", "ok", {"scope": "orders:read"}),
+    ("granted, bound", "bound", {}),
+]
+
+
+def _comparable(app, client, response) -> tuple[int, dict]:
+    body = response.get_json()
+    if response.status_code != 200:
+        return response.status_code, body
+    jwks = client.get("/.well-known/jwks.json").get_json()
+    header, claims = verify_jwt(body["access_token"], jwks, ["Ed25519", "RS256", "ES256"])
+    for moving in ("jti", "iat", "exp", "nbf"):
+        claims.pop(moving, None)
+    if "org_id" in claims:  # each app's database names the organization its own way
+        from idp.services import orgs
+
+        with app.app_context():
+            claims["org_id"] = orgs.find_org(claims["org_id"]).slug
+    return 200, {"body": {k: v for k, v in body.items() if k != "access_token"},
+                 "alg": header["alg"], "claims": claims}
+
+
+@pytest.mark.parametrize(("case", "client_id", "extra"), CASES, ids=[c[0] for c in CASES])
+def test_both_paths_give_the_same_answer(both, monkeypatch, case, client_id, extra):
+    fast, slow = both
+    extra = dict(extra)
+    secret = extra.pop("_secret", None) or SECRETS[client_id]
+    reached_flask = []
+    inner = fast.wsgi_app.next
+    monkeypatch.setattr(fast.wsgi_app, "next", lambda environ, start: (
+        reached_flask.append(environ["PATH_INFO"]), inner(environ, start))[1])
+    answers = []
+    for app in (fast, slow):
+        http = app.test_client()
+        http.post("/oauth/token", data=CC, headers=basic("ok", SECRETS["ok"]))  # cache "ok"
+        if client_id != "ok":
+            http.post("/oauth/token", data=CC, headers=basic(client_id, SECRETS[client_id]))
+        reached_flask.clear()
+        response = http.post("/oauth/token", data={**CC, **extra},
+                             headers=basic(client_id, secret))
+        if app is fast:
+            fast_path_answered = not reached_flask
+        answers.append(_comparable(app, http, response))
+    assert answers[0] == answers[1], case
+    if case.startswith("granted"):
+        assert answers[0][0] == 200
+        assert fast_path_answered, case  # a plain request never reaches Flask
+    else:
+        assert answers[0][0] in (400, 401)
+        assert not fast_path_answered, case

@@ -31,6 +31,7 @@ from idp.models import (
     Grant,
     Interaction,
     LoginSession,
+    PlaygroundRun,
     RevokedToken,
     UsedRefreshToken,
 )
@@ -73,6 +74,12 @@ def interaction(client_id: str, expires_in: int) -> Interaction:
                        expires_at=at + expires_in, org_chosen=False, consented=False)
 
 
+def playground_run(expires_in: int) -> PlaygroundRun:
+    at = now()
+    return PlaygroundRun(id=secrets.token_urlsafe(32), created_at=at - 3600,
+                         expires_at=at + expires_in, sealed="sealed")
+
+
 def login_session(user_id: str, expires_in: int, ended: bool = False) -> LoginSession:
     at = now()
     return LoginSession(sid=secrets.token_urlsafe(24), user_id=user_id, auth_time=at - 7200,
@@ -96,6 +103,8 @@ def test_purge_removes_exactly_what_expired_in_batches(app, runner, alice, web, 
         live_revocations = [revoked_token(FUTURE)]
         expired_interactions = [interaction(client_id, PAST) for _ in range(2)]
         live_interactions = [interaction(client_id, FUTURE)]
+        expired_runs = [playground_run(PAST) for _ in range(3)]
+        live_runs = [playground_run(FUTURE)]
         expired_sessions = [login_session(user_id, PAST) for _ in range(3)]
         expired_sessions.append(login_session(user_id, FUTURE, ended=True))  # signed out
         live_sessions = [login_session(user_id, FUTURE) for _ in range(2)]
@@ -103,7 +112,7 @@ def test_purge_removes_exactly_what_expired_in_batches(app, runner, alice, web, 
         db.session.execute(insert(AuthorizationCode), expired_codes + live_codes)
         db.session.add_all(expired_grants + live_grants + expired_sessions + live_sessions
                            + expired_revocations + live_revocations + expired_interactions
-                           + live_interactions)
+                           + live_interactions + expired_runs + live_runs)
         db.session.flush()
         db.session.add_all(used_tokens)
         db.session.commit()
@@ -113,6 +122,7 @@ def test_purge_removes_exactly_what_expired_in_batches(app, runner, alice, web, 
             "used": {used_tokens[1].digest},
             "revoked": {r.jti for r in live_revocations},
             "interactions": {i.id for i in live_interactions},
+            "runs": {r.id for r in live_runs},
             "sessions": {s.sid for s in live_sessions},
         }
         database_url = db.engine.url
@@ -146,13 +156,14 @@ def test_purge_removes_exactly_what_expired_in_batches(app, runner, alice, web, 
 
     assert result.exit_code == 0, result.output
     assert result.output.strip() == ("5 codes, 5 grants, 3 revoked tokens, 2 interactions, "
-                                     "4 sessions deleted")
+                                     "3 playground runs, 4 sessions deleted")
 
     # Several batches per table, each at most BATCH rows, each committed on its own.
     assert deletes == {"authorization_codes": math.ceil(5 / BATCH),
                        "grants": math.ceil(5 / BATCH),
                        "revoked_tokens": math.ceil(3 / BATCH),
                        "interactions": math.ceil(2 / BATCH),
+                       "playground_runs": math.ceil(3 / BATCH),
                        "login_sessions": math.ceil(4 / BATCH)}
     assert len(written) >= sum(deletes.values())
 
@@ -164,13 +175,14 @@ def test_purge_removes_exactly_what_expired_in_batches(app, runner, alice, web, 
         assert set(db.session.scalars(select(UsedRefreshToken.digest))) == kept["used"]
         assert set(db.session.scalars(select(RevokedToken.jti))) == kept["revoked"]
         assert set(db.session.scalars(select(Interaction.id))) == kept["interactions"]
+        assert set(db.session.scalars(select(PlaygroundRun.id))) == kept["runs"]
         assert set(db.session.scalars(select(LoginSession.sid))) == kept["sessions"]
 
     # Nothing left to do: a second run deletes nothing.
     again = runner.invoke(args=["idp", "purge"])
     assert again.exit_code == 0, again.output
     assert again.output.strip() == ("0 codes, 0 grants, 0 revoked tokens, 0 interactions, "
-                                    "0 sessions deleted")
+                                    "0 playground runs, 0 sessions deleted")
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Grant)) == len(kept["grants"])
 
@@ -189,4 +201,4 @@ def test_purge_counts_do_not_depend_on_the_batch_size(app, runner, alice, web, m
     result = runner.invoke(args=["idp", "purge"])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == ("3 codes, 2 grants, 0 revoked tokens, 0 interactions, "
-                                     "1 sessions deleted")
+                                     "0 playground runs, 1 sessions deleted")
