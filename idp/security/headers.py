@@ -24,8 +24,10 @@ from flask import Flask, Response, current_app, g, request
 
 from ..errors import error_response, is_browser
 
+# https: images are the logos clients register (``logo_uri``, https only), shown on
+# the consent page without a Referer.
 PAGE_CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'none'; style-src 'self'; img-src 'self' data: https:; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
 

@@ -355,3 +355,26 @@ def test_audit_log_filters_pages_and_exports(console, client, make_user):
     assert [r["tag"] for r in rows] == ["login.failure"] * 3
     lines = console.http.get("/admin/audit?tag=login.failure&format=jsonl").get_data(True)
     assert len(lines.splitlines()) == 3
+
+
+def test_the_consent_page_shows_the_clients_logo_and_links(app, client, make_user):
+    from idp.services import clients
+
+    make_user("ivy")
+    with app.app_context():
+        clients.create_client("Wiki", client_id="wiki", redirect_uris=["https://wiki.example/cb"],
+                              logo_uri="https://wiki.example/logo.png",
+                              policy_uri="https://wiki.example/privacy",
+                              tos_uri="https://wiki.example/terms")
+        db.session.commit()
+    browser = OAuthClient(client)
+    browser.login("ivy", PASSWORD)
+    answer = browser.authorize(client_id="wiki", redirect_uri="https://wiki.example/cb",
+                               response_type="code", scope="openid", state="s",
+                               code_challenge="x" * 43, code_challenge_method="S256")
+    page = client.get(answer.headers["Location"])
+    html = page.get_data(True)
+    assert 'src="https://wiki.example/logo.png"' in html
+    assert 'href="https://wiki.example/privacy"' in html
+    assert 'href="https://wiki.example/terms"' in html
+    assert "img-src 'self' data: https:" in page.headers["Content-Security-Policy"]
