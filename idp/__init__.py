@@ -58,17 +58,19 @@ def create_app(config: dict | None = None) -> Flask:
         openapi,
         orgs,
         playground,
+        recovery,
         upstream,
         well_known,
     )
 
     for blueprint in (auth.bp, consent.bp, orgs.bp, account.bp, factors.bp, oauth.bp,
                       upstream.bp, end_session.bp, admin.bp, admin_api.bp, well_known.bp,
-                      openapi.bp, playground.bp, health.bp):
+                      openapi.bp, playground.bp, recovery.bp, health.bp):
         app.register_blueprint(blueprint)
 
-    from . import cli, errors, transaction
+    from . import cli, errors, mail, transaction
 
+    mail.init_app(app)
     errors.init_app(app)
     transaction.init_app(app)
     cli.init_app(app)

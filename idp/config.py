@@ -40,6 +40,14 @@ DEFAULTS: dict[str, object] = {
     "ADMIN_REAUTH_SECONDS": 3600,
     # The name authenticator apps and passkey prompts show (default: the issuer's host).
     "BRAND_NAME": "",
+    # Mail: smtp://[user:password@]host[:port] or smtps://…; unset: files in instance/mail/.
+    "SMTP_URL": None,
+    "MAIL_FROM": "",  # default: no-reply@ the issuer's host
+    # How long a password-reset link works (it works once: the password changes).
+    "RESET_LINK_SECONDS": 3600,
+    # Reset links asked for, per address and per account (every request counts).
+    "RATE_LIMIT_RESET_IP": "20/hour",
+    "RATE_LIMIT_RESET_ACCOUNT": "5/hour",
     # /playground, the flow explorer: open to anyone while on (``make run`` turns it on).
     "PLAYGROUND": False,
     # The login page's password form; off when upstream providers are the way in.

@@ -74,3 +74,25 @@ class ProviderForm(FlaskForm):
 
     provider = StringField(validators=[DataRequired(), Length(max=64)])
     link = HiddenField()  # "1": link it to the signed-in account instead of signing in
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = StringField(
+        "Email", validators=[DataRequired(), Length(max=254)],
+        render_kw={"autocomplete": "email", "autocapitalize": "none", "type": "email",
+                   "autofocus": True},
+    )
+    submit = SubmitField("Send me a link")
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField(
+        "New password", validators=[DataRequired(), Length(max=256)],
+        render_kw={"autocomplete": "new-password", "autofocus": True},
+    )
+    password2 = PasswordField(
+        "Repeat the new password",
+        validators=[DataRequired(), EqualTo("password", "The passwords do not match.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField("Set the new password")

@@ -126,6 +126,15 @@ token = _apply(
               exempt_when=_not_password_grant),
 )
 
+# Asking for a password-reset link: every request counts (the answer is the same
+# whether or not the account exists), per address and per address asked for.
+reset_link = _apply(
+    limiter.limit(_setting("RESET_IP"), key_func=get_remote_address, scope="reset-ip",
+                  methods=["POST"]),
+    limiter.limit(_setting("RESET_ACCOUNT"), key_func=lambda: account_name(
+        _form_value("email")), scope="reset-account", methods=["POST"]),
+)
+
 introspection = _failures("TOKEN_IP", "introspect-ip", get_remote_address)
 revocation = _failures("TOKEN_IP", "revoke-ip", get_remote_address)
 

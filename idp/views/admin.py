@@ -53,6 +53,7 @@ from ..services import (
     factors,
     orgs,
     overview,
+    recovery,
     sessions,
     upstreams,
 )
@@ -267,6 +268,15 @@ def user_password(user_id: str) -> ResponseReturnValue:
     if errors or message:
         return _user_page(found, errors=errors, error=message, status=400)
     return _done("admin.user", "password", user_id=found.id)
+
+
+@bp.post("/users/<user_id>/reset-link")
+def user_reset_link(user_id: str) -> ResponseReturnValue:
+    """Mail the user a password-reset link."""
+    found = _user_or_404(user_id)
+    recovery.send_link(found)
+    audit.changed("password.reset_link_sent", _origin(), user_id=found.id)
+    return _done("admin.user", "reset-link", user_id=found.id)
 
 
 @bp.post("/users/<user_id>/reset-mfa")

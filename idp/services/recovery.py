@@ -1,0 +1,104 @@
+"""Account recovery: a password-reset link by mail.
+
+Rules:
+- asking for a link answers the same whatever the address (an account or not,
+  enabled or not); only an enabled account with that address gets a mail;
+- the link is signed (the server's secret key), expires after
+  ``IDP_RESET_LINK_SECONDS``, and works once: it names the password it replaces
+  (a keyed digest of its hash), so setting any new password voids it;
+- a reset ends every session of the user and revokes every grant, as an
+  administrator's setting of a password does; both steps are audit events.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, render_template, url_for
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+
+from .. import mail
+from ..clock import now
+from ..extensions import db
+from ..models import User
+from ..security import passwords, sealing
+from ..transaction import after_commit
+from . import FieldError, ServiceError, grants, sessions
+from .accounts import EMAIL_RE, find_user
+from .audit import Origin, record
+
+SALT = "password reset"
+
+
+class BadLink(ServiceError):
+    """The link expired, was used, or was not made here."""
+
+
+class _Signer(TimestampSigner):
+    """Links are dated by the application's clock (``idp.clock``), as everything else."""
+
+    def get_timestamp(self) -> int:
+        return int(now())
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT, signer=_Signer)
+
+
+def _replaces(user: User) -> str:
+    return sealing.keyed_digest(SALT, user.password_hash or "no password")[:24]
+
+
+def link_for(user: User) -> str:
+    token = _serializer().dumps({"u": user.id, "p": _replaces(user)})
+    return current_app.config["IDP_ISSUER"] + url_for("recovery.reset", token=token)
+
+
+def request_link(email: str, origin: Origin) -> None:
+    """Mail a reset link to the account with this address, if there is one."""
+    email = email.strip()
+    user = find_user(email) if EMAIL_RE.match(email) else None  # no line breaks, no spaces
+    if user is None or user.disabled or user.email.lower() != email.lower():
+        record("password.reset_requested", origin, known=False)
+        return
+    record("password.reset_requested", origin, user_id=user.id, known=True)
+    send_link(user)
+
+
+def send_link(user: User) -> None:
+    """The mail with the link (after the request's writes are committed)."""
+    link = link_for(user)
+    values: dict[str, Any] = {"user": user, "link": link, "minutes":
+                              int(current_app.config["IDP_RESET_LINK_SECONDS"]) // 60}
+    message = mail.build(user.email, "Reset your password",
+                         render_template("mail/reset.txt", **values),
+                         render_template("mail/reset.html", **values))
+    after_commit(lambda: mail.send(message))
+
+
+def user_of(token: str) -> User:
+    """The account a link is for; ``BadLink`` when it expired, was used or is forged."""
+    try:
+        data = _serializer().loads(token, max_age=int(current_app.config[
+            "IDP_RESET_LINK_SECONDS"]))
+    except SignatureExpired:
+        raise BadLink("This link has expired. Ask for a new one.") from None
+    except BadSignature:
+        raise BadLink("This link is not valid. Ask for a new one.") from None
+    user = db.session.get(User, data.get("u")) if isinstance(data, dict) and isinstance(
+        data.get("u"), str) else None
+    if user is None or user.disabled or data.get("p") != _replaces(user):
+        raise BadLink("This link was used already, or the password changed since. Ask for "
+                      "a new one.")
+    return user
+
+
+def reset(token: str, password: str, origin: Origin) -> User:
+    user = user_of(token)
+    if problem := passwords.password_problem(password):
+        raise FieldError("password", f"The password {problem}.")
+    user.password_hash = passwords.hash_password(password)
+    sessions.end_all_for_user(user.id, origin=origin)
+    revoked = grants.all_of_user(user.id)
+    record("password.reset", origin, user_id=user.id, grants_revoked=revoked)
+    return user

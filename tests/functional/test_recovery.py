@@ -1,0 +1,201 @@
+"""Forgot password → a mail from a real SMTP server → the link → a new password.
+
+The mail goes through ``aiosmtpd`` (a real SMTP server on a free port) from the
+app's background sender; the tests read it there and follow its link."""
+
+from __future__ import annotations
+
+import re
+import socket
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from idp.extensions import db
+from idp.models import AuditEvent, LoginSession
+
+from ..helpers import PASSWORD, OAuthClient, csrf_token
+
+NEW = "a brand new password"
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd calls it so
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+@pytest.fixture
+def inbox():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mailbox = Inbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    mailbox.url = f"smtp://127.0.0.1:{port}"
+    try:
+        yield mailbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def app(make_app, inbox):
+    return make_app(SMTP_URL=inbox.url, MAIL_FROM="IdP <id@example.com>")
+
+
+def delivered(app, inbox, count: int) -> list[EmailMessage]:
+    assert app.extensions["idp.mail"].flush()
+    assert len(inbox.messages) == count
+    return inbox.messages
+
+
+def ask(client, email: str):
+    token = csrf_token(client.get("/password/forgot").get_data(True))
+    return client.post("/password/forgot", data={"csrf_token": token, "email": email})
+
+
+def link_in(message: EmailMessage) -> str:
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    [link] = re.findall(r"https?://\S+/password/reset/\S+", text)
+    assert link in html
+    return link.split("localhost", 1)[1] if "localhost" in link else link
+
+
+def test_the_login_page_offers_it(client):
+    assert 'href="/password/forgot"' in client.get("/login").get_data(True)
+
+
+def test_forgot_then_reset_then_sign_in(app, client, inbox, make_user):
+    make_user("ann", email="ann@example.com")
+    other = OAuthClient(app.test_client())
+    assert other.login("ann", PASSWORD).status_code == 303  # a session elsewhere
+
+    sent = ask(client, "ANN@example.com ")
+    assert sent.status_code == 200
+    assert "If an account has the address" in sent.get_data(True)
+    [message] = delivered(app, inbox, 1)
+    assert message["To"] == "ann@example.com"
+    assert message["From"] == "IdP <id@example.com>"
+    assert message.get_content_type() == "multipart/alternative"
+    path = link_in(message)
+
+    page = client.get(path)
+    assert page.status_code == 200
+    token = csrf_token(page.get_data(True))
+    mismatch = client.post(path, data={"csrf_token": token, "password": NEW,
+                                       "password2": "something else entirely"})
+    assert mismatch.status_code == 400
+    assert "do not match" in mismatch.get_data(True)
+    short = client.post(path, data={"csrf_token": token, "password": "short",
+                                    "password2": "short"})
+    assert short.status_code == 400
+    assert "at least" in short.get_data(True)
+    done = client.post(path, data={"csrf_token": token, "password": NEW, "password2": NEW})
+    assert done.status_code == 303
+    assert done.headers["Location"] == "/login?reason=reset"
+
+    with app.app_context():
+        assert db.session.scalar(select(LoginSession).where(
+            LoginSession.ended_at.is_(None))) is None  # every session ended
+        tags = list(db.session.scalars(select(AuditEvent.tag)))
+        assert "password.reset_requested" in tags
+        assert "password.reset" in tags
+    assert OAuthClient(app.test_client()).login("ann", PASSWORD).status_code == 401
+    assert OAuthClient(app.test_client()).login("ann", NEW).status_code == 303
+
+    used = client.get(path)  # once only: the password it replaces is gone
+    assert used.status_code == 400
+    assert "used already" in used.get_data(True)
+
+
+def test_an_unknown_or_disabled_address_gets_the_same_page_and_no_mail(app, client, inbox,
+                                                                       make_user):
+    make_user("dis", email="dis@example.com")
+    with app.app_context():
+        from idp.models import User
+
+        db.session.scalar(select(User).where(User.username == "dis")).disabled = True
+        db.session.commit()
+    known = ask(client, "dis@example.com").get_data(True)
+    unknown = ask(client, "nobody@example.com").get_data(True)
+    assert known.replace("dis@example.com", "X") == unknown.replace("nobody@example.com", "X")
+    ask(client, "dis")  # a username is not an address
+    delivered(app, inbox, 0)
+
+
+@pytest.mark.parametrize("email", ["a@example.com\r\nBcc: evil@example.com",
+                                   "x" * 300 + "@example.com", ""])
+def test_bad_addresses_are_refused_or_ignored(app, client, inbox, make_user, email):
+    make_user("a", email="a@example.com")
+    answer = ask(client, email)
+    assert answer.status_code in (200, 400)
+    delivered(app, inbox, 0)
+
+
+def test_expired_and_forged_links_get_a_clear_page(app, client, inbox, make_user, clock):
+    make_user("eve", email="eve@example.com")
+    ask(client, "eve@example.com")
+    path = link_in(delivered(app, inbox, 1)[0])
+    forged = client.get(path[:-3] + ("AAA" if not path.endswith("AAA") else "BBB"))
+    assert forged.status_code == 400
+    assert "not valid" in forged.get_data(True)
+    clock.advance(3601)
+    expired = client.get(path)
+    assert expired.status_code == 400
+    assert "expired" in expired.get_data(True)
+
+
+def test_asking_is_rate_limited_per_address(make_app, inbox):
+    from idp.services import accounts
+
+    app = make_app(SMTP_URL=inbox.url, RATE_LIMIT_RESET_ACCOUNT="2/hour")
+    with app.app_context():
+        accounts.create_user("ray", "ray@example.com", PASSWORD)
+        db.session.commit()
+    client = app.test_client()
+    assert [ask(client, "ray@example.com").status_code for _ in range(3)] == [200, 200, 429]
+    delivered(app, inbox, 2)
+
+
+def test_without_a_server_mail_is_a_file(app, tmp_path):
+    from idp import mail
+
+    with app.app_context():
+        message = mail.build("ann@example.com", "Hello", "text", "<p>html</p>")
+    mail.Transport(directory=tmp_path).deliver(message)
+    [written] = tmp_path.glob("*.eml")
+    assert b"Subject: Hello" in written.read_bytes()
+
+
+@pytest.mark.parametrize(("to", "subject"), [("a@example.com\r\nBcc: x@example.com", "Hi"),
+                                             ("a@example.com", "Hi\nBcc: x@example.com")])
+def test_a_header_with_a_line_break_is_refused(app, to, subject):
+    from idp import mail
+
+    with app.app_context(), pytest.raises(ValueError, match="linefeed or carriage return"):
+        mail.build(to, subject, "text", "<p>html</p>")
+
+
+def test_an_administrator_sends_a_reset_link(app, client, inbox, make_user):
+    make_user("root", admin=True)
+    user = make_user("kim", email="kim@example.com")
+    OAuthClient(client).login("root", PASSWORD)
+    page = client.get(f"/admin/users/{user.id}").get_data(True)
+    answer = client.post(f"/admin/users/{user.id}/reset-link",
+                         data={"csrf_token": csrf_token(page)})
+    assert answer.status_code == 303
+    [message] = delivered(app, inbox, 1)
+    assert message["To"] == "kim@example.com"
+    with app.app_context():
+        event = db.session.scalar(select(AuditEvent).where(
+            AuditEvent.tag == "password.reset_link_sent"))
+        assert event.details["actor"] != "cli"
