@@ -26,7 +26,8 @@ def fail(message: str) -> NoReturn:
 
 
 # A setting's command-line option, where it is not "--" and the name with dashes.
-OPTIONS = {"username": "USERNAME", "slug": "SLUG", "redirect_uris": "--redirect-uri",
+OPTIONS = {"username": "USERNAME", "slug": "SLUG", "identifier": "IDENTIFIER", "id": "ID",
+           "authorize_url": "--authorize-url", "redirect_uris": "--redirect-uri",
            "post_logout_redirect_uris": "--post-logout-redirect-uri",
            "grant_types": "--grant-type", "apis": "--api"}
 

@@ -6,9 +6,11 @@ Rules:
   never a call into the application;
 - what is recorded is exactly what was sent: the method, URL, headers and body
   (client authentication is built here, RFC 6749 §2.3.1, so it can be shown);
-- secrets (the client secret, passwords, tokens) are masked wherever an exchange
-  is shown, in its ``curl`` too, unless the person asks to reveal them; they are
-  never logged and never put in a URL;
+- secrets (passwords, tokens) are masked wherever an exchange is shown, in its
+  ``curl`` too, unless the person asks to reveal them; the playground client's
+  own credentials (HTTP Basic) are never shown: the playground is open to
+  anyone, and its secret would make it anyone's client; nothing secret is
+  logged or put in a URL;
 - an answer is kept as text (at most ``MAX_BODY`` characters) and shown escaped.
 """
 
@@ -59,8 +61,14 @@ class Exchange:
             return None
 
     def shown_headers(self, reveal: bool) -> list[list[str]]:
-        return [[name, value if reveal or name != "Authorization"
-                 else value.split(" ", 1)[0] + " " + MASK] for name, value in self.headers]
+        """The headers; a Bearer token only when revealed, Basic credentials never."""
+        shown = []
+        for name, value in self.headers:
+            if name == "Authorization":
+                scheme = value.split(" ", 1)[0]
+                value = value if reveal and scheme == "Bearer" else f"{scheme} {MASK}"
+            shown.append([name, value])
+        return shown
 
     def shown_form(self, reveal: bool) -> list[list[str]]:
         return [[name, value if reveal or name not in SECRET_PARAMS else MASK]

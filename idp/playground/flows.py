@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +34,11 @@ FLOWS: dict[str, tuple[str, ...]] = {
     "client_credentials": ("scope", "resource"),
     "password": ("username", "password", "scope"),
 }
-DEFAULTS = {"scope": "openid profile email offline_access org", "response_mode": "query"}
+# What each flow's form starts with.
+DEFAULTS = {"code": {"scope": "openid profile email offline_access org",
+                     "response_mode": "query"},
+            "client_credentials": {},
+            "password": {"scope": "openid profile email"}}
 SHAREABLE_NOT = frozenset({"password"})  # never in a link
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 - a URN
 DISCOVERY_SECONDS = 60
@@ -113,7 +118,9 @@ def authorization_response(run: Run, params: dict[str, str], method: str) -> Cal
         problem = "No code came back."
     else:
         run.code = params["code"]
-    exchange.response = ""
+    if "error" in params:  # explained on the page like a token endpoint's error
+        exchange.response = json.dumps({k: params[k] for k in ("error", "error_description")
+                                        if k in params})
     run.add(exchange)
     return Callback(params, problem)
 

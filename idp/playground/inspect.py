@@ -180,7 +180,7 @@ def decode(label: str, token: str, jwks: dict[str, Any] | None,
         return decoded
     try:
         header, claims = _b64json(parts[0]), _b64json(parts[1])
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nested past any real token
         decoded.verdict = "Not a JWT: its parts are not base64url-encoded JSON."
         return decoded
     if not isinstance(header, dict) or not isinstance(claims, dict):

@@ -37,7 +37,7 @@ def create_user(
         raise FieldError("email", f"invalid email address {email!r}")
     if password is not None and (problem := passwords.password_problem(password)):
         raise FieldError("password", f"password {problem}")
-    if find_user(username):
+    if username_taken(username) or find_user(username):
         raise Taken("username", f"a user with username {username!r} exists")
     if find_user(email):
         raise Taken("email", f"a user with email {email!r} exists")
@@ -57,6 +57,15 @@ def create_user(
     db.session.flush()
     changed("user.created", origin, user_id=user.id, admin=admin)
     return user
+
+
+def username_taken(username: str, but: str | None = None) -> bool:
+    """Whether another user has this username in any case ("carol" and "CAROL" would
+    look alike on every page)."""
+    query = select(User.id).where(func.lower(User.username) == username.lower())
+    if but is not None:
+        query = query.where(User.id != but)
+    return db.session.scalar(query.limit(1)) is not None
 
 
 def find_user(identifier: str) -> User | None:
@@ -138,11 +147,10 @@ def search_users(query: str = "", *, limit: int = 50, offset: int = 0,
     """Users whose username, email or name contains ``query``; a page and the total."""
     condition = []
     if query := query.strip()[:100]:
-        like = f"%{query.lower()}%"
-        condition.append(or_(func.lower(User.username).like(like),
-                             func.lower(User.email).like(like),
-                             func.lower(User.given_name).like(like),
-                             func.lower(User.family_name).like(like)))
+        wanted = query.lower()  # % and _ are letters here, not wildcards
+        condition.append(or_(*(func.lower(column).contains(wanted, autoescape=True)
+                               for column in (User.username, User.email, User.given_name,
+                                              User.family_name))))
     total = db.session.scalar(select(func.count()).select_from(User).where(*condition)) or 0
     page = db.session.scalars(select(User).where(*condition).order_by(User.username)
                               .limit(limit).offset(offset))
@@ -168,6 +176,10 @@ def _checked(user: User, name: str, value: Any) -> Any:
     if name in METADATA_FIELDS:
         if not isinstance(value, dict):
             raise FieldError(name, "must be a JSON object")
+        try:
+            json.dumps(value, allow_nan=False)
+        except ValueError:
+            raise FieldError(name, "NaN and Infinity are not JSON (RFC 8259)") from None
         if len(json.dumps(value)) > MAX_METADATA_BYTES:
             raise FieldError(name, f"must be at most {MAX_METADATA_BYTES} bytes of JSON")
         return value
@@ -182,7 +194,7 @@ def _checked(user: User, name: str, value: Any) -> Any:
         if not USERNAME_RE.match(text):
             raise FieldError(name, "letters, digits and ._@+- only, at most 150")
         other = find_user(text)
-        if other is not None and other.id != user.id:
+        if (other is not None and other.id != user.id) or username_taken(text, but=user.id):
             raise Taken(name, "another user has this username")
         return text
     if name == "email":

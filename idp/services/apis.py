@@ -11,7 +11,7 @@ from sqlalchemy import Select, or_, select
 from ..extensions import db
 from ..models import Api, Client, GroupMember, Role, RoleAssignment, User
 from ..security import opaque
-from . import ServiceError
+from . import FieldError, ServiceError, Taken
 from .audit import Origin, changed
 
 ACCESS_TOKEN_ALGS = ("RS256", "ES256", "Ed25519", "EdDSA")
@@ -53,24 +53,26 @@ def create_api(identifier: str, name: str, scope: str, *,
     from ..oauth.claims import SCOPES_SUPPORTED
 
     if problem := identifier_problem(identifier):
-        raise ServiceError(f"API identifier {identifier!r} {problem}")
+        raise FieldError("identifier", f"API identifier {identifier!r} {problem}")
     if find_api(identifier):
-        raise ServiceError(f"an API {identifier!r} exists")
+        raise Taken("identifier", f"an API {identifier!r} exists")
     if not name.strip() or len(name) > 200:
-        raise ServiceError("the API needs a name of at most 200 characters")
+        raise FieldError("name", "the API needs a name of at most 200 characters")
     if access_token_alg not in ACCESS_TOKEN_ALGS:
-        raise ServiceError(f"access token algorithm must be one of {', '.join(ACCESS_TOKEN_ALGS)}")
+        raise FieldError("access_token_alg", "access token algorithm must be one of "
+                         f"{', '.join(ACCESS_TOKEN_ALGS)}")
     if not 1 <= access_token_ttl <= MAX_TTL:
-        raise ServiceError(f"access token lifetime must be 1 to {MAX_TTL} seconds")
+        raise FieldError("access_token_ttl",
+                         f"access token lifetime must be 1 to {MAX_TTL} seconds")
     names = list(dict.fromkeys(scope.split()))
     taken = {s for api in all_apis() for s in api.scope_names}
     for scope_name in names:
         if not SCOPE_RE.match(scope_name):
-            raise ServiceError(f"invalid scope {scope_name!r}")
+            raise FieldError("scope", f"invalid scope {scope_name!r}")
         if scope_name in SCOPES_SUPPORTED or scope_name.startswith(("grpn://", "grpid://")):
-            raise ServiceError(f"scope {scope_name!r} is one of the provider's own")
+            raise FieldError("scope", f"scope {scope_name!r} is one of the provider's own")
         if scope_name in taken:
-            raise ServiceError(f"scope {scope_name!r} belongs to another API")
+            raise Taken("scope", f"scope {scope_name!r} belongs to another API")
     descriptions = descriptions or {}
     if unknown := set(descriptions) - set(names):
         raise ServiceError(f"descriptions for scopes the API does not have: {sorted(unknown)}")

@@ -33,7 +33,7 @@ from ..clock import now
 from ..extensions import db
 from ..models import GroupMember, LinkedIdentity, Passkey, Upstream, User
 from ..security import sealing
-from . import NotFound, ServiceError, accounts, orgs
+from . import FieldError, NotFound, ServiceError, Taken, accounts, orgs
 from .audit import Origin, changed, record
 
 SECRET_PURPOSE = "upstream client secret"  # noqa: S105 - a key-derivation label
@@ -76,24 +76,29 @@ def create_upstream(
     org: str | None = None, groups_claim: str | None = None, origin: Origin | None = None,
 ) -> Upstream:
     if not ID_RE.match(upstream_id):
-        raise ServiceError(f"invalid id {upstream_id!r}: lowercase letters, digits and dashes")
+        raise FieldError("id", f"invalid id {upstream_id!r}: lowercase letters, digits and "
+                         "dashes")
     if db.session.get(Upstream, upstream_id):
-        raise ServiceError(f"upstream {upstream_id!r} exists")
+        raise Taken("id", f"upstream {upstream_id!r} exists")
     if not name.strip():
-        raise ServiceError("the upstream needs a name")
+        raise FieldError("name", "the upstream needs a name")
     endpoints = (authorize_url, token_url, userinfo_url)
     if issuer and any(endpoints):
-        raise ServiceError("give --issuer (OpenID Connect discovery) or the three URLs, "
-                           "not both")
+        raise FieldError("issuer", "give the issuer (OpenID Connect discovery) or the three "
+                         "URLs, not both")
     if not issuer and not all(endpoints):
-        raise ServiceError("give --issuer, or --authorize-url, --token-url and "
-                           "--userinfo-url for a provider without discovery")
-    for label, url in (("issuer", issuer), ("authorize URL", authorize_url),
-                       ("token URL", token_url), ("UserInfo URL", userinfo_url)):
+        raise FieldError("issuer", "give the issuer, or the authorization, token and "
+                         "UserInfo URLs for a provider without discovery")
+    for setting, label, url in (("issuer", "issuer", issuer),
+                                ("authorize_url", "authorization URL", authorize_url),
+                                ("token_url", "token URL", token_url),
+                                ("userinfo_url", "UserInfo URL", userinfo_url)):
         if url is not None and not _is_web_url(url):
-            raise ServiceError(f"the {label} must be an absolute http(s) URL")
-    if not client_id or not client_secret:
-        raise ServiceError("the upstream needs a client id and a client secret")
+            raise FieldError(setting, f"the {label} must be an absolute http(s) URL")
+    if not client_id:
+        raise FieldError("client_id", "the upstream needs a client id")
+    if not client_secret:
+        raise FieldError("client_secret", "the upstream needs a client secret")
     mapping = dict(claims or {})
     for ours in mapping:
         if ours not in CLAIM_NAMES:

@@ -12,7 +12,8 @@ Rules:
   carries the version it was read at, and a change made meanwhile is refused,
   never overwritten;
 - deleting is asked first, saying what goes with it; a secret is shown once,
-  on the answer to the change that made it, and never again.
+  on the page the change leads to (kept sealed in the session until then, so a
+  reload neither repeats the change nor shows it again).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, abort, current_app, g, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
@@ -40,6 +41,7 @@ from ..models.client import (
 from ..models.org import ROLES
 from ..oauth import keys
 from ..oauth.upstream_client import callback_url
+from ..security import sealing
 from ..services import (
     Conflict,
     FieldError,
@@ -80,6 +82,26 @@ def _administrators_only() -> ResponseReturnValue | None:
         return see_other(url_for("auth.second_factor", next=back))
     g.admin = user
     return None
+
+
+SHOWN_ONCE = "admin_shown_once"  # the session key: a new secret, sealed, until shown
+SEALED_FOR = "admin secret shown once"
+
+
+def _show_once(secret: Any, endpoint: str, **values: Any) -> ResponseReturnValue:
+    """After the change that made a secret: to the page that shows it, once."""
+    session[SHOWN_ONCE] = sealing.seal(SEALED_FOR, json.dumps(secret))
+    return see_other(url_for(endpoint, **values))
+
+
+def _shown_once() -> Any:
+    sealed = session.pop(SHOWN_ONCE, None)
+    if not isinstance(sealed, str):
+        return None
+    try:
+        return json.loads(sealing.unseal(SEALED_FOR, sealed))
+    except (sealing.Unsealable, ValueError):
+        return None
 
 
 @bp.app_template_filter("isotime")
@@ -135,8 +157,8 @@ def _page_number() -> int:
 
 
 def _pages(total: int) -> dict[str, int]:
-    page = _page_number()
-    return {"page": page, "pages": max(1, -(-total // PAGE)), "total": total}
+    pages = max(1, -(-total // PAGE))
+    return {"page": min(_page_number(), pages), "pages": pages, "total": total}
 
 
 def _user_or_404(user_id: str) -> User:
@@ -211,7 +233,7 @@ def user(user_id: str) -> ResponseReturnValue:
                 found, changes, version=_version(), origin=_origin()))
         if not errors and not message:
             return _done("admin.user", "saved", user_id=found.id)
-    return _user_page(found, errors=errors, error=message,
+    return _user_page(found, errors=errors, error=message, edited=request.method == "POST",
                       status=_refused(message, errors) if request.method == "POST" else 200)
 
 
@@ -230,10 +252,12 @@ def _profile_changes(form: MultiDict[str, str]) -> tuple[dict[str, Any], Errors]
 
 
 def _user_page(found: User, *, errors: Errors | None = None, error: str | None = None,
-               status: int = 200) -> ResponseReturnValue:
+               status: int = 200, edited: bool = False) -> ResponseReturnValue:
+    """The user's page; ``edited``: the profile form comes back as typed (its errors),
+    else every form shows what is stored."""
     return render_template(
         "admin/user.html", user=found, errors=errors or {}, error=error,
-        form=request.form if errors or error else None,
+        form=request.form if edited else None,
         sessions=sessions.active_for_user(found.id), consents=consent.of_user(found),
         identities=upstreams.linked_identities(found), memberships=orgs.memberships(found.id),
         groups=orgs.user_groups(found.id), roles=apis.every_role_of(found.id),
@@ -303,6 +327,8 @@ def delete_user(user_id: str) -> ResponseReturnValue:
         _, _, message = _try(lambda: accounts.delete_user(found, origin=_origin()))
         if message is None:
             return _done("admin.users", "deleted")
+    if found.id == g.admin.id and message is None:
+        message = "You cannot delete yourself; another administrator can."
     takes = [f"{len(sessions.active_for_user(found.id))} open session(s), ended now",
              f"{len(consent.of_user(found))} consent(s) and every token given to applications",
              f"{len(orgs.memberships(found.id))} membership(s) and their groups",
@@ -311,7 +337,7 @@ def delete_user(user_id: str) -> ResponseReturnValue:
     return render_template(
         "admin/confirm.html", title=f"Delete {found.username}?", takes=takes, error=message,
         action=url_for("admin.delete_user", user_id=found.id),
-        back=url_for("admin.user", user_id=found.id),
+        back=url_for("admin.user", user_id=found.id), blocked=found.id == g.admin.id,
         note="The audit log keeps its events."), 409 if message else 200
 
 
@@ -344,18 +370,19 @@ def organization(slug: str) -> ResponseReturnValue:
             version=_version(), origin=_origin()))
         if not errors and not message:
             return _done("admin.organization", "saved", slug=org.slug)
-    return _org_page(org, errors=errors, error=message,
+    return _org_page(org, errors=errors, error=message, edited=request.method == "POST",
                      status=_refused(message, errors) if request.method == "POST" else 200)
 
 
 def _org_page(org: Organization, *, errors: Errors | None = None, error: str | None = None,
-              status: int = 200) -> ResponseReturnValue:
+              status: int = 200, edited: bool = False) -> ResponseReturnValue:
+    """The organization's page; ``edited`` as for ``_user_page``."""
     groups = orgs.groups_of(org)
     return render_template(
         "admin/org.html", org=org, members=orgs.members(org), roles=ROLES,
         groups=[(group, orgs.group_members(group)) for group in groups],
         bound=orgs.bound_clients(org), errors=errors or {}, error=error,
-        form=request.form if errors or error else None, done=request.args.get("done"),
+        form=request.form if edited else None, done=request.args.get("done"),
     ), status
 
 
@@ -510,15 +537,16 @@ def new_client() -> ResponseReturnValue:
         return _client_form({**clients.DEFAULTS, **_client_settings(request.form)[0],
                              "client_id": request.form.get("client_id", "")},
                             errors=errors, error=message, status=_refused(message, errors))
-    return _client_form(clients.settings_of(made.client), client=made.client,
-                        secret=made.client_secret, status=201)
+    if made.client_secret is None:  # a public client
+        return _done("admin.client", "created", client_id=made.client.client_id)
+    return _show_once(made.client_secret, "admin.client", client_id=made.client.client_id)
 
 
 @bp.route("/clients/<client_id>", methods=["GET", "POST"])
 def client(client_id: str) -> ResponseReturnValue:
     found = _client_or_404(client_id)
     if request.method == "GET":
-        return _client_form(clients.settings_of(found), client=found)
+        return _client_form(clients.settings_of(found), client=found, secret=_shown_once())
     settings, errors = _client_settings(request.form)
     message = None
     if not errors:
@@ -535,8 +563,10 @@ def client(client_id: str) -> ResponseReturnValue:
 def rotate_client_secret(client_id: str) -> ResponseReturnValue:
     found = _client_or_404(client_id)
     secret, _, message = _try(lambda: clients.rotate_secret(found, origin=_origin()))
-    return _client_form(clients.settings_of(found), client=found, secret=secret, error=message,
-                        status=409 if message else 200)
+    if message:
+        return _client_form(clients.settings_of(found), client=found, error=message,
+                            status=409)
+    return _show_once(secret, "admin.client", client_id=found.client_id)
 
 
 @bp.post("/clients/<client_id>/status")
@@ -579,7 +609,7 @@ def _apis_page(*, errors: Errors | None = None, error: str | None = None,
 @bp.route("/apis", methods=["GET", "POST"])
 def api_list() -> ResponseReturnValue:
     if request.method == "GET":
-        return _apis_page()
+        return _apis_page(secret=_shown_once())
     ttl = request.form.get("access_token_ttl", "300").strip()
     if not (ttl.isascii() and ttl.isdigit() and len(ttl) < 10):
         return _apis_page(errors={"access_token_ttl": "A whole number of seconds."}, status=400)
@@ -589,7 +619,7 @@ def api_list() -> ResponseReturnValue:
         access_token_ttl=int(ttl), origin=_origin()))
     if made is None:
         return _apis_page(errors=errors, error=message, status=400)
-    return _apis_page(secret=(made.api.client_id, made.client_secret), status=201)
+    return _show_once([made.api.client_id, made.client_secret], "admin.api_list")
 
 
 @bp.post("/roles")
@@ -702,9 +732,13 @@ def _audit_filter() -> tuple[audit.Filter, str | None]:
             moments[name] = None
             continue
         try:
-            moments[name] = int(datetime.fromisoformat(raw).replace(tzinfo=UTC)
-                                .timestamp())
+            moment = datetime.fromisoformat(raw)
         except ValueError:
+            return audit.Filter(), f"'{raw}' is not a date and time."
+        try:  # the form's datetime-local is UTC; an explicit offset is honoured
+            moments[name] = int((moment.replace(tzinfo=UTC) if moment.tzinfo is None
+                                 else moment.astimezone(UTC)).timestamp())
+        except (OverflowError, OSError, ValueError):
             return audit.Filter(), f"'{raw}' is not a date and time."
     user_id = None
     if who := request.args.get("user", "").strip():

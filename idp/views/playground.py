@@ -29,6 +29,7 @@ from ._request import see_other
 bp = Blueprint("playground", __name__, url_prefix="/playground")
 LIMIT = "60/minute"
 MAX_PARAM = 2000
+MAX_TOKEN = 16384
 
 
 @bp.before_request
@@ -63,7 +64,7 @@ def _page(run: runs.Run | None, *, flow: str, params: dict[str, str], status: in
         problem = problem or "The provider's discovery document could not be fetched."
     return render_template(
         "playground/index.html", run=run, flow=flow, flows=FLOWS,
-        params=params or dict(flows.DEFAULTS), reveal=reveal,
+        params=params or dict(flows.DEFAULTS[flow]), reveal=reveal,
         tokens=tokens, pasted=shown, problem=problem, explain=explain_error,
         share=_here(flow, params, external=True),
         client_id=playground.CLIENT_ID, redirect_uri=playground.redirect_uri(),
@@ -171,7 +172,11 @@ def step() -> ResponseReturnValue:
 @limiter.limit(LIMIT)
 def decode() -> ResponseReturnValue:
     """Any JWT, pasted (posted, so it is never in a URL): decoded and checked."""
-    token = request.form.get("jwt", "").strip()[:16384]
+    token = request.form.get("jwt", "").strip().removeprefix("Bearer ").strip()
     run = runs.current()
     flow = run.flow if run and run.flow in FLOWS else "code"
+    if len(token) > MAX_TOKEN:
+        return _page(run, flow=flow, params=run.params if run else {}, status=400,
+                     problem=f"That is {len(token):,} characters: longer than any token "
+                             f"this provider issues (at most {MAX_TOKEN:,} are read).")
     return _page(run, flow=flow, params=run.params if run else {}, pasted=token)

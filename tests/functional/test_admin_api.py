@@ -399,3 +399,18 @@ def test_a_refused_change_leaves_no_half_and_no_event(admin, app, make_user, cap
         assert (kept.given_name, kept.admin, kept.version) == (None, True, 1)
     assert actors(app, "user.updated") == []
     assert not [r for r in caplog.records if r.getMessage().startswith("user.updated")]
+
+
+def test_nan_in_metadata_is_refused(admin, make_user):
+    user = make_user("nan")
+    refused = admin.http.open(f"{API}/users/{user.id}", method="PATCH", headers={
+        "Authorization": f"Bearer {admin.token}", "If-Match": '"1"',
+        "Content-Type": "application/json"}, data='{"public_metadata": {"x": NaN}}')
+    assert problem(refused, 422)["errors"][0]["field"] == "public_metadata"
+
+
+def test_a_username_differing_only_in_case_is_taken(admin, make_user):
+    make_user("carol")
+    taken = problem(admin.call("POST", "/users", {"username": "CAROL",
+                                                  "email": "c2@example.com"}), 409)
+    assert taken["errors"][0]["field"] == "username"

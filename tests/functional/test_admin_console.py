@@ -259,9 +259,10 @@ def test_clients_are_created_edited_rotated_disabled_and_deleted(console, app, c
                        **{**CLIENT_FORM, "access_token_ttl": "soon"})
     assert "whole number" in field_error(ttl.get_data(True), "access_token_ttl")
 
-    made = console.post("/admin/clients/new", status=201, page="/admin/clients/new",
-                        **CLIENT_FORM)
-    secret = re.search(r'<code id="client-secret">([^<]+)</code>', made.get_data(True)).group(1)
+    made = console.post("/admin/clients/new", page="/admin/clients/new", **CLIENT_FORM)
+    assert made.headers["Location"] == "/admin/clients/wiki"
+    secret = re.search(r'<code id="client-secret">([^<]+)</code>',
+                       console.page("/admin/clients/wiki")).group(1)
     tokens = Tokens(client)
     tokens.ok({"grant_type": "client_credentials"}, "wiki", secret)
     assert "client-secret" not in console.page("/admin/clients/wiki")  # shown once only
@@ -272,9 +273,9 @@ def test_clients_are_created_edited_rotated_disabled_and_deleted(console, app, c
     stale = console.post(path, status=409, page=path, version="1", **CLIENT_FORM)
     assert "changed meanwhile" in stale.get_data(True)
 
-    rotated = console.post(f"{path}/secret", status=200, page=path)
+    console.post(f"{path}/secret", page=path)  # to the page, so a reload repeats nothing
     new_secret = re.search(r'<code id="client-secret">([^<]+)</code>',
-                           rotated.get_data(True)).group(1)
+                           console.page(path)).group(1)
     assert tokens.post({"grant_type": "client_credentials"}, "wiki", secret).status_code == 401
     tokens.ok({"grant_type": "client_credentials"}, "wiki", new_secret)
 
@@ -295,13 +296,13 @@ def test_clients_are_created_edited_rotated_disabled_and_deleted(console, app, c
 
 def test_apis_roles_upstreams_and_keys(console, app, make_user):
     make_user("fay")
-    made = console.post("/admin/apis", status=201, page="/admin/apis",
-                        identifier="https://orders.example", name="Orders",
-                        scope="orders:read", access_token_alg="RS256", access_token_ttl="300")
-    assert re.search(r'<code id="api-secret">[^<]+</code>', made.get_data(True))
+    console.post("/admin/apis", page="/admin/apis", identifier="https://orders.example",
+                 name="Orders", scope="orders:read", access_token_alg="RS256",
+                 access_token_ttl="300")
+    assert re.search(r'<code id="api-secret">[^<]+</code>', console.page("/admin/apis"))
     bad = console.post("/admin/apis", status=400, page="/admin/apis", identifier="not a uri",
                        name="X", scope="", access_token_alg="RS256", access_token_ttl="300")
-    assert "API identifier" in bad.get_data(True)
+    assert "API identifier" in field_error(bad.get_data(True), "identifier")
     console.post("/admin/roles", page="/admin/apis", name="clerk", permissions="orders:read",
                  api="https://orders.example", description="")
     with app.app_context():
@@ -378,3 +379,55 @@ def test_the_consent_page_shows_the_clients_logo_and_links(app, client, make_use
     assert 'href="https://wiki.example/privacy"' in html
     assert 'href="https://wiki.example/terms"' in html
     assert "img-src 'self' data: https:" in page.headers["Content-Security-Policy"]
+
+
+# -- what a first review found -------------------------------------------------------------
+
+
+def test_empty_fields_stay_empty_and_a_side_form_never_refills_the_profile(console, app,
+                                                                          make_user):
+    user = make_user("lee", given_name="Lee")  # no family name, picture or language
+    path = f"/admin/users/{user.id}"
+    page = console.page(path)
+    assert 'value="None"' not in page
+    refused = console.post(f"{path}/password", status=400, page=path, password="short")
+    html = refused.get_data(True)
+    assert 'value="lee"' in html  # the stored profile, not the password form's fields
+    assert 'name="version" value="1"' in html
+    assert 'value="None"' not in html
+
+
+def test_a_refused_group_leaves_the_organization_form_alone(console, app):
+    console.post("/admin/orgs", page="/admin/orgs", slug="east", name="East",
+                 require_mfa="on")
+    path = "/admin/orgs/east"
+    console.post(f"{path}/groups", page=path, name="sales")
+    again = console.post(f"{path}/groups", status=400, page=path, name="sales").get_data(True)
+    assert 'value="East"' in again
+    assert 'name="require_mfa" value="on" checked' in again
+
+
+def test_search_takes_percent_and_underscore_literally(console, make_user):
+    make_user("user_1")
+    make_user("userx1")
+    assert "userx1" not in console.page("/admin/users?q=user_1")
+    assert "userx1" not in console.page("/admin/users?q=%25")
+
+
+def test_a_page_past_the_end_is_the_last(console):
+    assert "Page 99" not in console.page("/admin/users?page=99")
+
+
+def test_an_admin_is_not_offered_to_delete_themselves(console):
+    page = console.page(f"/admin/users/{console.admin_id}/delete", status=409)
+    assert "cannot delete yourself" in page
+    assert ">Delete</button>" not in page
+
+
+def test_audit_times_honour_an_offset(console, clock):
+    import datetime
+
+    moment = datetime.datetime.fromtimestamp(clock.at, datetime.UTC)
+    ahead = (moment + datetime.timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M") + "+05:00"
+    assert "login.success" in console.page(
+        "/admin/audit?since=" + ahead.replace("+", "%2B").replace(":", "%3A"))

@@ -70,6 +70,8 @@ def test_secrets_are_masked_unless_revealed():
                     status=200,
                     response='{"access_token": "at", "id_token": "it", "token_type": "Bearer"}')
     assert sent.shown_headers(False)[0] == ["Authorization", f"Basic {MASK}"]
+    assert sent.shown_headers(True)[0] == ["Authorization", f"Basic {MASK}"]  # never shown
+    assert "s3cret" not in sent.curl(True)
     assert sent.shown_form(False) == [["grant_type", "password"], ["username", "alice"],
                                       ["password", MASK], ["refresh_token", MASK]]
     curl = sent.curl(False)
@@ -159,3 +161,25 @@ def test_claims_and_errors_are_explained():
                                          "error_description": "used"}, 400)
     assert "used already" in words
     assert link.endswith("rfc6749#section-5.2")
+
+
+def test_an_authorization_error_is_explained(on):
+    browser = on.test_client()
+    run = _run_in(on, browser)
+    back = browser.get(f"/playground/callback?error=login_required&state={run.state}",
+                       follow_redirects=True)
+    assert back.status_code == 200
+    assert "prompt=none, but nobody is signed in" in back.get_data(True)
+
+
+def test_a_hostile_pasted_token_gets_an_answer_not_a_500(on):
+    browser = on.test_client()
+    token = browser.get("/playground").get_data(True).split(
+        'name="csrf_token" value="')[1].split('"')[0]
+    nested = base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).decode().rstrip("=")
+    deep = inspect.decode("pasted", f"eyJhbGciOiJSUzI1NiJ9.{nested}.x", {"keys": []},
+                          ["RS256"])
+    assert deep.verdict.startswith("Not a JWT")
+    huge = browser.post("/playground/decode", data={"csrf_token": token, "jwt": "a" * 20000})
+    assert huge.status_code == 400
+    assert "longer than any token" in huge.get_data(True)

@@ -152,9 +152,9 @@ def test_the_cli_creates_lists_and_deletes_upstreams(runner, app, node):
 @pytest.mark.parametrize(("args", "message"), [
     (["--issuer", "https://a.example", "--authorize-url", "https://a.example/auth"],
      "not both"),
-    ([], "give --issuer"),
+    ([], "--issuer: give the issuer"),
     (["--authorize-url", "https://a.example/a", "--token-url", "https://a.example/t"],
-     "give --issuer"),
+     "--issuer: give the issuer"),
     (["--issuer", "ftp://a.example"], "absolute http(s) URL"),
     (["--issuer", "https://a.example", "--claim", "colour=hue"], "unknown claim"),
     (["--issuer", "https://a.example", "--claim", "nonsense"], "CLAIM=FIELD"),
