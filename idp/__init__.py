@@ -60,12 +60,13 @@ def create_app(config: dict | None = None) -> Flask:
         playground,
         recovery,
         upstream,
+        verification,
         well_known,
     )
 
     for blueprint in (auth.bp, consent.bp, orgs.bp, account.bp, factors.bp, oauth.bp,
                       upstream.bp, end_session.bp, admin.bp, admin_api.bp, well_known.bp,
-                      openapi.bp, playground.bp, recovery.bp, health.bp):
+                      openapi.bp, playground.bp, recovery.bp, verification.bp, health.bp):
         app.register_blueprint(blueprint)
 
     from . import cli, errors, mail, transaction

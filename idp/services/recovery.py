@@ -15,13 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, render_template, url_for
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from .. import mail
-from ..clock import now
 from ..extensions import db
 from ..models import User
-from ..security import passwords, sealing
+from ..security import links, passwords, sealing
 from ..transaction import after_commit
 from . import FieldError, ServiceError, grants, sessions
 from .accounts import EMAIL_RE, find_user
@@ -34,23 +32,12 @@ class BadLink(ServiceError):
     """The link expired, was used, or was not made here."""
 
 
-class _Signer(TimestampSigner):
-    """Links are dated by the application's clock (``idp.clock``), as everything else."""
-
-    def get_timestamp(self) -> int:
-        return int(now())
-
-
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT, signer=_Signer)
-
-
 def _replaces(user: User) -> str:
     return sealing.keyed_digest(SALT, user.password_hash or "no password")[:24]
 
 
 def link_for(user: User) -> str:
-    token = _serializer().dumps({"u": user.id, "p": _replaces(user)})
+    token = links.make(SALT, {"u": user.id, "p": _replaces(user)})
     return current_app.config["IDP_ISSUER"] + url_for("recovery.reset", token=token)
 
 
@@ -79,14 +66,12 @@ def send_link(user: User) -> None:
 def user_of(token: str) -> User:
     """The account a link is for; ``BadLink`` when it expired, was used or is forged."""
     try:
-        data = _serializer().loads(token, max_age=int(current_app.config[
-            "IDP_RESET_LINK_SECONDS"]))
-    except SignatureExpired:
+        data = links.read(SALT, token, int(current_app.config["IDP_RESET_LINK_SECONDS"]))
+    except links.Expired:
         raise BadLink("This link has expired. Ask for a new one.") from None
-    except BadSignature:
+    except links.Forged:
         raise BadLink("This link is not valid. Ask for a new one.") from None
-    user = db.session.get(User, data.get("u")) if isinstance(data, dict) and isinstance(
-        data.get("u"), str) else None
+    user = db.session.get(User, data["u"]) if isinstance(data.get("u"), str) else None
     if user is None or user.disabled or data.get("p") != _replaces(user):
         raise BadLink("This link was used already, or the password changed since. Ask for "
                       "a new one.")

@@ -50,7 +50,9 @@ def index() -> ResponseReturnValue:
                           "revoked": "Access withdrawn.",
                           "linked": "Linked. You can sign in with it from now on.",
                           "unlinked": "Unlinked.",
-                          "ended": "Session ended."}.get(request.args.get("done", "")))
+                          "ended": "Session ended.",
+                          "verify": "A confirmation link is on its way to your address."}
+                 .get(request.args.get("done", "")))
 
 
 @bp.post("/password")

@@ -199,3 +199,64 @@ def test_an_administrator_sends_a_reset_link(app, client, inbox, make_user):
         event = db.session.scalar(select(AuditEvent).where(
             AuditEvent.tag == "password.reset_link_sent"))
         assert event.details["actor"] != "cli"
+
+
+# -- confirming an address -------------------------------------------------------------------
+
+
+def verify_link_in(message: EmailMessage) -> str:
+    text = message.get_body(("plain",)).get_content()
+    [link] = re.findall(r"https?://\S+/email/verify/\S+", text)
+    return link.split("localhost", 1)[1]
+
+
+def test_an_address_is_confirmed_through_the_mailed_link(app, client, inbox, make_user,
+                                                         clock):
+    user = make_user("vic", email="vic@example.com")
+    browser = OAuthClient(client)
+    browser.login("vic", PASSWORD)
+    page = client.get("/account").get_data(True)
+    assert "not confirmed yet" in page
+    sent = client.post("/account/email/verify", data={"csrf_token": csrf_token(page)})
+    assert sent.status_code == 303
+    [message] = delivered(app, inbox, 1)
+    assert message["To"] == "vic@example.com"
+    path = verify_link_in(message)
+
+    forged = client.get(path[:-2] + ("AA" if not path.endswith("AA") else "BB"))
+    assert forged.status_code == 400
+    done = client.get(path)
+    assert done.status_code == 200
+    assert "is confirmed as yours" in done.get_data(True)
+    with app.app_context():
+        from idp.models import User
+
+        assert db.session.get(User, user.id).email_verified is True
+    assert client.get(path).status_code == 200  # again: harmless
+    assert "not confirmed yet" not in client.get("/account").get_data(True)
+
+
+def test_a_link_for_an_old_address_or_too_old_confirms_nothing(app, client, inbox, make_user,
+                                                                clock):
+    from idp.models import User
+
+    user = make_user("wes", email="wes@example.com")
+    OAuthClient(client).login("wes", PASSWORD)
+    page = client.get("/account").get_data(True)
+    client.post("/account/email/verify", data={"csrf_token": csrf_token(page)})
+    path = verify_link_in(delivered(app, inbox, 1)[0])
+    with app.app_context():
+        db.session.get(User, user.id).email = "wes.new@example.com"
+        db.session.commit()
+    moved = client.get(path)
+    assert moved.status_code == 400
+    assert "no longer has" in moved.get_data(True)
+    with app.app_context():
+        db.session.get(User, user.id).email = "wes@example.com"
+        db.session.commit()
+    clock.advance(2 * 24 * 3600 + 1)
+    expired = client.get(path)
+    assert expired.status_code == 400
+    assert "expired" in expired.get_data(True)
+    with app.app_context():
+        assert db.session.get(User, user.id).email_verified is False

@@ -1,0 +1,56 @@
+"""Email verification: ``email_verified`` becomes true through a mailed link (or an
+administrator), never by saying so.
+
+Rules:
+- the link names the user and the address it verifies; it verifies nothing once
+  the address changed, and expires after ``IDP_VERIFY_LINK_SECONDS``;
+- using it again is harmless (the address is verified already);
+- sending one and using one are audit events.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, render_template, url_for
+
+from .. import mail
+from ..extensions import db
+from ..models import User
+from ..security import links
+from ..transaction import after_commit
+from . import ServiceError
+from .audit import Origin, record
+
+PURPOSE = "email verification"
+
+
+class BadLink(ServiceError):
+    """The link expired, was for another address, or was not made here."""
+
+
+def send_link(user: User, origin: Origin) -> None:
+    token = links.make(PURPOSE, {"u": user.id, "e": user.email})
+    link = current_app.config["IDP_ISSUER"] + url_for("verification.verify", token=token)
+    values = {"user": user, "link": link,
+              "hours": int(current_app.config["IDP_VERIFY_LINK_SECONDS"]) // 3600}
+    message = mail.build(user.email, "Confirm your email address",
+                         render_template("mail/verify.txt", **values),
+                         render_template("mail/verify.html", **values))
+    record("email.verification_sent", origin, user_id=user.id)
+    after_commit(lambda: mail.send(message))
+
+
+def verify(token: str, origin: Origin) -> User:
+    try:
+        data = links.read(PURPOSE, token, int(current_app.config["IDP_VERIFY_LINK_SECONDS"]))
+    except links.Expired:
+        raise BadLink("This link has expired. Send yourself a new one from your "
+                      "account page.") from None
+    except links.Forged:
+        raise BadLink("This link is not valid.") from None
+    user = db.session.get(User, data["u"]) if isinstance(data.get("u"), str) else None
+    if user is None or user.disabled or data.get("e") != user.email:
+        raise BadLink("This link is for an address the account no longer has.")
+    if not user.email_verified:
+        user.email_verified = True
+        record("email.verified", origin, user_id=user.id)
+    return user
