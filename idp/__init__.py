@@ -54,6 +54,7 @@ def create_app(config: dict | None = None) -> Flask:
         end_session,
         factors,
         health,
+        invitations,
         oauth,
         openapi,
         orgs,
@@ -66,7 +67,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     for blueprint in (auth.bp, consent.bp, orgs.bp, account.bp, factors.bp, oauth.bp,
                       upstream.bp, end_session.bp, admin.bp, admin_api.bp, well_known.bp,
-                      openapi.bp, playground.bp, recovery.bp, verification.bp, health.bp):
+                      openapi.bp, playground.bp, recovery.bp, verification.bp,
+                      invitations.bp, health.bp):
         app.register_blueprint(blueprint)
 
     from . import cli, errors, mail, transaction

@@ -45,6 +45,10 @@ DEFAULTS: dict[str, object] = {
     "MAIL_FROM": "",  # default: no-reply@ the issuer's host
     # How long a password-reset link works (it works once: the password changes).
     "RESET_LINK_SECONDS": 3600,
+    # Self-service sign-up: off, invite (only through an invitation) or open.
+    "SIGNUP": "off",
+    # How long an invitation to an organization works.
+    "INVITE_LINK_SECONDS": 7 * 24 * 3600,
     # How long an email-confirmation link works.
     "VERIFY_LINK_SECONDS": 2 * 24 * 3600,
     # Reset links asked for, per address and per account (every request counts).

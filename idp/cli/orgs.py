@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 
 from ..models import Group, Organization
 from ..models.org import ROLES
-from ..services import ServiceError, audit, orgs
+from ..services import ServiceError, audit, invitations, orgs
 from .base import emit, idp, json_option, run, user
 
 orgs_group = AppGroup("orgs", help="Manage organizations.")
@@ -186,3 +186,15 @@ def groups_remove_member(org_slug: str, name: str, username: str) -> None:
     run(lambda: orgs.remove_group_member(_group(org_slug, name), user(username),
                                          origin=audit.CLI))
     click.echo(f"{username} is no longer in group {name} of {org_slug}")
+
+
+@orgs_group.command("invite")
+@click.argument("slug")
+@click.argument("email")
+@click.option("--role", type=click.Choice(ROLES), default="member", show_default=True,
+              help="What they may do in it once they accept.")
+def orgs_invite(slug: str, email: str, role: str) -> None:
+    """Mail EMAIL an invitation to the organization. Accepting it creates their account
+    (or adds the organization to the one they have) and the membership."""
+    run(lambda: invitations.invite(orgs.require_org(slug), email, role, origin=audit.CLI))
+    click.echo(f"invitation to {slug} mailed to {email}")

@@ -96,3 +96,28 @@ class ResetPasswordForm(FlaskForm):
         render_kw={"autocomplete": "new-password"},
     )
     submit = SubmitField("Set the new password")
+
+
+class AcceptInvitationForm(FlaskForm):
+    """A new account from an invitation: the address is the invitation's."""
+
+    username = StringField(
+        "Username", validators=[DataRequired(), Length(max=150)],
+        render_kw={"autocomplete": "username", "autocapitalize": "none", "autofocus": True},
+    )
+    password = PasswordField(
+        "Password", validators=[DataRequired(), Length(max=256)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    password2 = PasswordField(
+        "Repeat the password",
+        validators=[DataRequired(), EqualTo("password", "The passwords do not match.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class SignUpForm(AcceptInvitationForm):
+    email = StringField(
+        "Email", validators=[DataRequired(), Length(max=254)],
+        render_kw={"autocomplete": "email", "autocapitalize": "none", "type": "email"},
+    )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, render_template, url_for
+from flask import current_app, render_template
 
 from .. import mail
 from ..extensions import db
@@ -38,7 +38,7 @@ def _replaces(user: User) -> str:
 
 def link_for(user: User) -> str:
     token = links.make(SALT, {"u": user.id, "p": _replaces(user)})
-    return current_app.config["IDP_ISSUER"] + url_for("recovery.reset", token=token)
+    return f"{current_app.config['IDP_ISSUER']}/password/reset/{token}"  # also outside a request
 
 
 def request_link(email: str, origin: Origin) -> None:

@@ -53,6 +53,7 @@ from ..services import (
     clients,
     consent,
     factors,
+    invitations,
     orgs,
     overview,
     recovery,
@@ -402,6 +403,19 @@ def put_member(slug: str) -> ResponseReturnValue:
     if message:
         return _org_page(org, errors={"member": message}, status=400)
     return _done("admin.organization", "member", slug=org.slug)
+
+
+@bp.post("/orgs/<slug>/invite")
+def invite(slug: str) -> ResponseReturnValue:
+    """Mail an invitation to join the organization."""
+    org = _org_or_404(slug)
+    _, errors, message = _try(lambda: invitations.invite(
+        org, request.form.get("email", ""), request.form.get("role", "member"),
+        origin=_origin()))
+    if errors or message:
+        return _org_page(org, errors={"invite": message or next(iter(errors.values()))},
+                         status=400)
+    return _done("admin.organization", "invited", slug=org.slug)
 
 
 @bp.post("/orgs/<slug>/members/<user_id>/remove")

@@ -260,3 +260,125 @@ def test_a_link_for_an_old_address_or_too_old_confirms_nothing(app, client, inbo
     assert "expired" in expired.get_data(True)
     with app.app_context():
         assert db.session.get(User, user.id).email_verified is False
+
+
+# -- invitations and sign-up -----------------------------------------------------------------
+
+
+def invite_link_in(message: EmailMessage) -> str:
+    text = message.get_body(("plain",)).get_content()
+    [link] = re.findall(r"https?://\S+/invite/\S+", text)
+    return link.split("localhost", 1)[1]
+
+
+def test_an_invitation_creates_the_account_and_the_membership(app, client, inbox, make_org):
+    from idp.models import Membership, User
+
+    make_org("acme")
+    sent = app.test_cli_runner().invoke(args=["idp", "orgs", "invite", "acme",
+                                              "New.Person@example.com", "--role", "admin"])
+    assert sent.exit_code == 0, sent.output
+    [message] = delivered(app, inbox, 1)
+    assert message["Subject"] == "You are invited to Acme"
+    path = invite_link_in(message)
+    page = client.get(path)
+    assert "as admin" in page.get_data(True)
+    token = csrf_token(page.get_data(True))
+    taken = client.post(path, data={"csrf_token": token, "username": "bad name",
+                                    "password": NEW, "password2": NEW})
+    assert taken.status_code == 400
+    assert "letters, digits" in taken.get_data(True)
+    joined = client.post(path, data={"csrf_token": token, "username": "newbie",
+                                     "password": NEW, "password2": NEW})
+    assert joined.status_code == 303
+    assert joined.headers["Location"] == "/login?reason=joined"
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.username == "newbie"))
+        assert (user.email, user.email_verified) == ("new.person@example.com", True)
+        [membership] = db.session.scalars(select(Membership).where(
+            Membership.user_id == user.id))
+        assert membership.role == "admin"
+    assert OAuthClient(app.test_client()).login("newbie", NEW).status_code == 303
+    again = client.get(path)  # the account exists now: joining is all it offers
+    assert "You have an account with this address" in again.get_data(True)
+
+
+def test_an_invitation_to_an_existing_account_only_joins(app, client, inbox, make_user,
+                                                         make_org, clock):
+    from idp.models import Membership
+
+    make_org("beta")
+    user = make_user("old", email="old@example.com")
+    app.test_cli_runner().invoke(args=["idp", "orgs", "invite", "beta", "old@example.com"])
+    path = invite_link_in(delivered(app, inbox, 1)[0])
+    page = client.get(path).get_data(True)
+    assert 'name="password"' not in page
+    assert client.post(path, data={"csrf_token": csrf_token(page)}).status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(Membership.role).where(
+            Membership.user_id == user.id)) == "member"
+    clock.advance(7 * 24 * 3600 + 1)
+    assert "expired" in client.get(path).get_data(True)
+    forged = client.get(path[:-2] + ("AA" if not path.endswith("AA") else "BB"))
+    assert forged.status_code == 400
+
+
+def test_a_bad_invitation_address_is_a_clear_cli_error(app):
+    made = app.test_cli_runner().invoke(args=["idp", "orgs", "create", "gamma", "--name", "G"])
+    assert made.exit_code == 0
+    bad = app.test_cli_runner().invoke(args=["idp", "orgs", "invite", "gamma", "not-mail"])
+    assert bad.exit_code == 1
+    assert "--email: invalid email address" in bad.output
+
+
+@pytest.mark.parametrize(("mode", "status"), [("off", 404), ("invite", 200)])
+def test_sign_up_is_off_or_by_invitation(make_app, mode, status):
+    app = make_app(SIGNUP=mode)
+    page = app.test_client().get("/signup")
+    assert page.status_code == status
+    if mode == "invite":
+        assert "by invitation" in page.get_data(True)
+    assert "Create an account" not in app.test_client().get("/login").get_data(True)
+
+
+def test_open_sign_up_makes_an_unconfirmed_account_and_mails_a_link(make_app, inbox):
+    from idp.models import User
+
+    app = make_app(SIGNUP="open", SMTP_URL=inbox.url)
+    client = app.test_client()
+    assert "Create an account" in client.get("/login").get_data(True)
+    token = csrf_token(client.get("/signup").get_data(True))
+    made = client.post("/signup", data={"csrf_token": token, "username": "sol",
+                                        "email": "sol@example.com", "password": NEW,
+                                        "password2": NEW})
+    assert made.status_code == 303
+    again = client.post("/signup", data={"csrf_token": token, "username": "sol",
+                                         "email": "sol2@example.com", "password": NEW,
+                                         "password2": NEW})
+    assert again.status_code == 400
+    assert "exists" in again.get_data(True)
+    [message] = delivered(app, inbox, 1)
+    assert "/email/verify/" in message.get_body(("plain",)).get_content()
+    with app.app_context():
+        assert db.session.scalar(select(User.email_verified).where(
+            User.username == "sol")) is False
+
+
+def test_an_administrator_invites_from_the_console(app, client, inbox, make_user, make_org):
+    make_user("root", admin=True)
+    make_org("delta")
+    OAuthClient(client).login("root", PASSWORD)
+    page = client.get("/admin/orgs/delta").get_data(True)
+    bad = client.post("/admin/orgs/delta/invite", data={"csrf_token": csrf_token(page),
+                                                        "email": "nope", "role": "member"})
+    assert bad.status_code == 400
+    assert "invalid email address" in bad.get_data(True)
+    sent = client.post("/admin/orgs/delta/invite", data={"csrf_token": csrf_token(page),
+                                                         "email": "zed@example.com",
+                                                         "role": "member"})
+    assert sent.status_code == 303
+    [message] = delivered(app, inbox, 1)
+    assert message["To"] == "zed@example.com"
+    with app.app_context():
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.tag == "org.invited"))
+        assert event.details["actor"] != "cli"

@@ -1,0 +1,111 @@
+"""Invitations to an organization, by mail; and self-service sign-up.
+
+Rules:
+- an invitation is a signed link naming the organization, the address and the
+  role; it expires after ``IDP_INVITE_LINK_SECONDS``;
+- accepting it with no account at that address creates one (the link proves the
+  address: ``email_verified``) with the password chosen, and the membership; with
+  an account there, it adds the membership (the account signs in as before);
+  accepting again changes nothing;
+- sign-up (``IDP_SIGNUP``): ``off``, ``invite`` (only through an invitation) or
+  ``open`` (anyone; the address is confirmed by a link afterwards);
+- inviting, accepting and signing up are audit events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app, render_template
+
+from .. import mail
+from ..extensions import db
+from ..models import Organization, User
+from ..models.org import ROLES
+from ..security import links
+from ..transaction import after_commit
+from . import FieldError, ServiceError, accounts, orgs, verification
+from .audit import Origin, changed, record
+
+PURPOSE = "invitation"
+SIGNUP_MODES = ("off", "invite", "open")
+
+
+class BadLink(ServiceError):
+    """The invitation expired, its organization is gone, or it was not made here."""
+
+
+@dataclass
+class Invitation:
+    org: Organization
+    email: str
+    role: str
+    user: User | None  # the account with that address, if there is one
+
+
+def invite(org: Organization, email: str, role: str = "member", *,
+           origin: Origin | None = None) -> None:
+    email = email.strip()
+    if not accounts.EMAIL_RE.match(email) or len(email) > 254:
+        raise FieldError("email", f"invalid email address {email!r}")
+    if role not in ROLES:
+        raise FieldError("role", f"role must be one of {', '.join(ROLES)}")
+    token = links.make(PURPOSE, {"o": org.id, "e": email.lower(), "r": role})
+    link = f"{current_app.config['IDP_ISSUER']}/invite/{token}"  # the command line has no request
+    values = {"org": org, "link": link, "role": role,
+              "days": int(current_app.config["IDP_INVITE_LINK_SECONDS"]) // 86400}
+    message = mail.build(email, f"You are invited to {org.name}",
+                         render_template("mail/invite.txt", **values),
+                         render_template("mail/invite.html", **values))
+    changed("org.invited", origin, org=org.slug, email=email.lower(), role=role)
+    after_commit(lambda: mail.send(message))
+
+
+def read(token: str) -> Invitation:
+    try:
+        data = links.read(PURPOSE, token, int(current_app.config["IDP_INVITE_LINK_SECONDS"]))
+    except links.Expired:
+        raise BadLink("This invitation has expired. Ask for a new one.") from None
+    except links.Forged:
+        raise BadLink("This invitation link is not valid.") from None
+    org = db.session.get(Organization, data.get("o")) if isinstance(data.get("o"), str) \
+        else None
+    email, role = data.get("e"), data.get("r")
+    if org is None or not isinstance(email, str) or role not in ROLES:
+        raise BadLink("The organization of this invitation no longer exists.")
+    user = accounts.find_user(email)
+    return Invitation(org, email, str(role), user if user and user.email == email else None)
+
+
+def accept(token: str, origin: Origin, *, username: str | None = None,
+           password: str | None = None) -> User:
+    """Join the organization; create the account first when there is none."""
+    invitation = read(token)
+    user = invitation.user
+    if user is None:
+        if password is None:
+            raise FieldError("password", "Choose a password.")
+        user = accounts.create_user(username or "", invitation.email, password,
+                                    email_verified=True, origin=origin)
+    elif user.disabled:
+        raise BadLink("This account is disabled.")
+    if orgs.membership(user.id, invitation.org.id) is None:
+        orgs.add_member(invitation.org, user, invitation.role, origin=origin)
+        record("org.invitation_accepted", origin, user_id=user.id, org=invitation.org.slug)
+    return user
+
+
+def signup_mode() -> str:
+    mode = str(current_app.config["IDP_SIGNUP"]).lower()
+    return mode if mode in SIGNUP_MODES else "off"
+
+
+def sign_up(username: str, email: str, password: str, origin: Origin) -> User:
+    """An account anyone may open (``IDP_SIGNUP=open``); its address is confirmed by
+    the link mailed now."""
+    if signup_mode() != "open":
+        raise ServiceError("Accounts are made by invitation here.")
+    user = accounts.create_user(username, email, password, origin=origin)
+    record("user.signed_up", origin, user_id=user.id)
+    verification.send_link(user, origin)
+    return user

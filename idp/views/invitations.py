@@ -1,0 +1,73 @@
+"""``/invite/<token>`` (join an organization, creating the account if needed) and
+``/signup`` (when ``IDP_SIGNUP`` is ``open``).
+
+Rules (the service's are in ``services.invitations``):
+- a bad invitation gets a page saying so; a field's error is next to it;
+- after joining or signing up, the person signs in (a new account's address is
+  confirmed by a mailed link; an invitation's is confirmed by the invitation);
+- ``/signup`` is 404 while sign-up is off, and says "by invitation" in that mode.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_wtf import FlaskForm
+from wtforms import Field
+
+from ..forms.auth import AcceptInvitationForm, ActionForm, SignUpForm
+from ..services import FieldError, ServiceError, invitations
+from ._request import origin
+
+bp = Blueprint("invitations", __name__)
+
+
+def _field_error(form: FlaskForm, error: FieldError) -> None:
+    field: Field | None = getattr(form, error.field, None)
+    if field is not None:
+        field.errors = [str(error)]
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+def accept(token: str) -> ResponseReturnValue:
+    try:
+        invitation = invitations.read(token)
+    except invitations.BadLink as problem:
+        return render_template("auth/reset_bad.html", message=str(problem), retry=False), 400
+    joining = invitation.user is not None  # an account has the address: only join
+    form = ActionForm() if joining else AcceptInvitationForm()
+    if form.validate_on_submit():
+        try:
+            if isinstance(form, AcceptInvitationForm):
+                invitations.accept(token, origin(), username=form.username.data,
+                                   password=form.password.data)
+            else:
+                invitations.accept(token, origin())
+        except FieldError as problem:
+            _field_error(form, problem)
+        except ServiceError as problem:
+            return render_template("auth/reset_bad.html", message=str(problem),
+                                   retry=False), 400
+        else:
+            return redirect(url_for("auth.login", reason="joined"), 303)
+    return render_template("auth/invitation.html", form=form, invitation=invitation,
+                           joining=joining, token=token), 400 if form.errors else 200
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup() -> ResponseReturnValue:
+    mode = invitations.signup_mode()
+    if mode == "off":
+        abort(404)
+    if mode == "invite":
+        return render_template("auth/signup.html", form=None)
+    form = SignUpForm()
+    if form.validate_on_submit():
+        try:
+            invitations.sign_up(form.username.data, form.email.data, form.password.data,
+                                origin())
+        except FieldError as problem:
+            _field_error(form, problem)
+        else:
+            return redirect(url_for("auth.login", reason="signed-up"), 303)
+    return render_template("auth/signup.html", form=form), 400 if form.errors else 200
