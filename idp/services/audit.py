@@ -112,6 +112,7 @@ def search(what: Filter, *, limit: int = 50, offset: int = 0,
     from sqlalchemy import func, select
 
     conditions = []
+    what = replace(what, since=_stored(what.since), until=_stored(what.until))
     if what.since is not None:
         conditions.append(AuditEvent.at >= what.since)
     if what.until is not None:
@@ -129,6 +130,11 @@ def search(what: Filter, *, limit: int = 50, offset: int = 0,
     rows = db.session.scalars(select(AuditEvent).where(*conditions)
                               .order_by(AuditEvent.id.desc()).limit(limit).offset(offset))
     return list(rows), total
+
+
+def _stored(moment: int | None) -> int | None:
+    """A time as the ``at`` column can hold it (a 32-bit integer of seconds)."""
+    return None if moment is None else max(0, min(moment, 2**31 - 1))
 
 
 def as_dict(event: AuditEvent) -> dict[str, Any]:
