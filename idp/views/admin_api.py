@@ -172,6 +172,19 @@ def _if_match(version: int) -> int:
     return version
 
 
+def _invalid(field: str, detail: str, message: str) -> Problem:
+    """A 422 naming the field a value was refused for."""
+    return Problem(422, message, "urn:idp:problem:invalid",
+                   errors=[{"field": field, "detail": detail}])
+
+
+def _only(body: dict[str, Any], known: set[str]) -> None:
+    """Refuse a field the object does not have."""
+    if unknown := set(body) - known:
+        field = sorted(unknown)[0]
+        raise _invalid(field, "unknown field", f"Unknown field {field!r}.")
+
+
 def _run(action: Callable[[], Any]) -> Any:
     """A service call, its broken rules as problems (422, 404, 412, 409)."""
     try:
@@ -180,8 +193,7 @@ def _run(action: Callable[[], Any]) -> Any:
         raise Problem(409, str(error), "urn:idp:problem:taken",
                       errors=[{"field": error.field, "detail": str(error)}]) from None
     except FieldError as error:
-        raise Problem(422, str(error), "urn:idp:problem:invalid",
-                      errors=[{"field": error.field, "detail": str(error)}]) from None
+        raise _invalid(error.field, str(error), str(error)) from None
     except NotFound as error:
         raise Problem(404, str(error)) from None
     except Conflict as error:
@@ -219,16 +231,14 @@ def _text(body: dict[str, Any], name: str, *, required: bool = True) -> str | No
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value:
-        raise Problem(422, f"'{name}' is required text.", "urn:idp:problem:invalid",
-                      errors=[{"field": name, "detail": "required text"}])
+        raise _invalid(name, "required text", f"'{name}' is required text.")
     return value
 
 
 def _flag(body: dict[str, Any], name: str) -> bool:
     value = body.get(name, False)
     if not isinstance(value, bool):
-        raise Problem(422, f"'{name}' is true or false.", "urn:idp:problem:invalid",
-                      errors=[{"field": name, "detail": "true or false"}])
+        raise _invalid(name, "true or false", f"'{name}' is true or false.")
     return value
 
 
@@ -247,9 +257,7 @@ def create_user() -> Response:
     body = _body()
     known = {"username", "email", "password", "given_name", "family_name", "email_verified",
              "admin"}
-    if unknown := set(body) - known:
-        raise Problem(422, f"Unknown field {sorted(unknown)[0]!r}.", "urn:idp:problem:invalid",
-                      errors=[{"field": sorted(unknown)[0], "detail": "unknown field"}])
+    _only(body, known)
     user = _run(lambda: accounts.create_user(
         _text(body, "username") or "", _text(body, "email") or "",
         _text(body, "password", required=False), given_name=body.get("given_name"),
@@ -269,11 +277,9 @@ def update_user(user_id: str) -> Response:
     user = _user(user_id)
     version = _if_match(user.version)
     body = _body()
-    switches = {k: body.pop(k) for k in ("disabled", "admin") if k in body}
-    for name, value in switches.items():
-        if not isinstance(value, bool):
-            raise Problem(422, f"'{name}' is true or false.", "urn:idp:problem:invalid",
-                          errors=[{"field": name, "detail": "true or false"}])
+    switches = {k: _flag(body, k) for k in ("disabled", "admin") if k in body}
+    for name in switches:
+        body.pop(name)
     _run(lambda: accounts.update_user(user, body, version=version, origin=_origin()))
     if "disabled" in switches:
         _run(lambda: accounts.set_disabled(user, switches["disabled"],
@@ -347,9 +353,7 @@ def update_org(slug: str) -> Response:
     org = _org(slug)
     version = _if_match(org.version)
     body = _body()
-    if unknown := set(body) - {"name", "require_mfa"}:
-        raise Problem(422, f"Unknown field {sorted(unknown)[0]!r}.", "urn:idp:problem:invalid",
-                      errors=[{"field": sorted(unknown)[0], "detail": "unknown field"}])
+    _only(body, {"name", "require_mfa"})
     mfa = _flag(body, "require_mfa") if "require_mfa" in body else None
     _run(lambda: orgs.update_org(org, name=_text(body, "name", required=False),
                                  require_mfa=mfa, version=version, origin=_origin()))
@@ -447,8 +451,7 @@ def create_client() -> Response:
 def _settings(body: dict[str, Any]) -> dict[str, Any]:
     if unknown := set(body) - set(clients.SETTINGS):
         field = sorted(unknown)[0]
-        raise Problem(422, f"{field!r} is not a client setting.", "urn:idp:problem:invalid",
-                      errors=[{"field": field, "detail": "not a client setting"}])
+        raise _invalid(field, "not a client setting", f"{field!r} is not a client setting.")
     return body
 
 
@@ -463,10 +466,8 @@ def update_client(client_id: str) -> Response:
     client = _client(client_id)
     version = _if_match(client.version)
     body = _body()
-    disabled = body.pop("disabled", None)
-    if disabled is not None and not isinstance(disabled, bool):
-        raise Problem(422, "'disabled' is true or false.", "urn:idp:problem:invalid",
-                      errors=[{"field": "disabled", "detail": "true or false"}])
+    disabled = _flag(body, "disabled") if "disabled" in body else None
+    body.pop("disabled", None)
     _run(lambda: clients.update_client(client, _settings(body), version=version,
                                        origin=_origin()))
     if disabled is not None:
@@ -523,8 +524,7 @@ def create_role() -> Response:
     body = _body()
     permissions = body.get("permissions", [])
     if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
-        raise Problem(422, "'permissions' is a list of texts.", "urn:idp:problem:invalid",
-                      errors=[{"field": "permissions", "detail": "a list of texts"}])
+        raise _invalid("permissions", "a list of texts", "'permissions' is a list of texts.")
     role = _run(lambda: apis.create_role(
         _text(body, "name") or "", permissions, api=_text(body, "api", required=False),
         description=_text(body, "description", required=False), origin=_origin()))
@@ -590,8 +590,7 @@ def list_keys() -> Response:
 def rotate_key() -> Response:
     alg = _text(_body(), "alg") or ""
     if alg not in keys.KEY_ALGS:
-        raise Problem(422, f"'alg' is one of {', '.join(keys.KEY_ALGS)}.",
-                      "urn:idp:problem:invalid", errors=[{"field": "alg", "detail": "unknown"}])
+        raise _invalid("alg", "unknown", f"'alg' is one of {', '.join(keys.KEY_ALGS)}.")
     key = keys.rotate(alg, _origin())
     return _one(view.key((key, "current")), status=201)
 
