@@ -12,7 +12,7 @@ BIN   := $(VENV)/bin
 FLASK := $(BIN)/flask --app app
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-postgres serve bench lint install test-deps bench-deps clean
+.PHONY: run test test-postgres serve bench lint install test-deps bench-deps clean translations messages
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,20 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
-install: $(BIN)/.installed
+install: $(BIN)/.installed translations
+
+# The languages' catalogues (idp/translations/<lang>/LC_MESSAGES/messages.po), compiled.
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard idp/translations/*/LC_MESSAGES/messages.po))
+translations: $(CATALOGUES)
+%.mo: %.po $(BIN)/.installed
+	$(BIN)/pybabel -q compile -i $< -o $@
+
+# After changing a page's words: extract them and add the new ones to every catalogue.
+messages: $(BIN)/.installed
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+	  --project idp -o idp/translations/messages.pot .
+	$(BIN)/pybabel -q update -i idp/translations/messages.pot -d idp/translations \
+	  --no-fuzzy-matching --ignore-obsolete
 
 # The access log never has query strings (an id_token_hint, a login_hint...).
 ACCESS_LOG := --access-log --access-log-fmt '%(method)s %(path)s %(status)d "%(header{user-agent})s"' \

@@ -9,8 +9,8 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from . import brand, i18n, write_lock
 from . import config as settings
-from . import write_lock
 from .extensions import csrf, db, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +38,8 @@ def create_app(config: dict | None = None) -> Flask:
                      render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     limiter.init_app(app)
+    i18n.init_app(app)
+    brand.init_app(app)
     _init_login(app)
 
     from .oauth import keys, server

@@ -38,8 +38,16 @@ DEFAULTS: dict[str, object] = {
     "REAUTH_SECONDS": 600,
     # The admin console asks an administrator to sign in again after this long.
     "ADMIN_REAUTH_SECONDS": 3600,
-    # The name authenticator apps and passkey prompts show (default: the issuer's host).
+    # The name on every page and mail, and the one authenticator apps and passkey
+    # prompts show (default: the issuer's host).
     "BRAND_NAME": "",
+    # An image shown beside the name (an https: or same-site URL) and the accent
+    # colour of buttons, links and the focus ring (#rgb or #rrggbb).
+    "BRAND_LOGO_URL": "",
+    "BRAND_COLOR": "",
+    # The language of pages and mail when neither ui_locales nor Accept-Language
+    # names a supported one (en, de, fr, es).
+    "LOCALE": "en",
     # Mail: smtp://[user:password@]host[:port] or smtps://…; unset: files in instance/mail/.
     "SMTP_URL": None,
     "MAIL_FROM": "",  # default: no-reply@ the issuer's host

@@ -48,6 +48,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from .. import brand
 from ..clock import now
 from ..extensions import db
 from ..models import Client, Organization, Passkey, RecoveryCode, TotpFactor, User
@@ -110,8 +111,7 @@ class TotpEnrolment:
 
 
 def _issuer_name() -> str:
-    return current_app.config.get("IDP_BRAND_NAME") or urlsplit(
-        current_app.config["IDP_ISSUER"]).hostname or "Identity"
+    return brand.current().name
 
 
 def totp_of(user: User) -> TotpFactor | None:

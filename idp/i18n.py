@@ -1,0 +1,72 @@
+"""The language of every page and mail (Flask-Babel).
+
+A request's language is, in order: the ``ui_locales`` it carries (OIDC Core
+§3.1.2.1: a space-separated list, most preferred first), or the one its
+interaction was begun with; then the browser's ``Accept-Language``; then
+``IDP_LOCALE``. Catalogues live in ``idp/translations`` (``make translations``
+compiles them; ``babel.cfg`` says what is extracted).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, Response, current_app, has_request_context, request
+from flask_babel import Babel, get_locale
+
+LANGUAGES = ("en", "de", "fr", "es")
+DIRECTORY = Path(__file__).parent / "translations"
+
+
+def preferred(tags: str | None) -> str | None:
+    """The first supported language of a ``ui_locales`` list (``de-CH`` counts as ``de``)."""
+    for tag in (tags or "").split():
+        language = tag.replace("_", "-").split("-", 1)[0].lower()
+        if language in LANGUAGES:
+            return language
+    return None
+
+
+def select() -> str:
+    if has_request_context():
+        chosen = preferred(request.args.get("ui_locales")) or _interaction_locale()
+        if chosen:
+            return chosen
+        if best := request.accept_languages.best_match(LANGUAGES):
+            return best
+    return str(current_app.config["IDP_LOCALE"])
+
+
+def _interaction_locale() -> str | None:
+    """The ``ui_locales`` of the authorization request this page belongs to."""
+    interaction_id = request.args.get("interaction")
+    if not interaction_id or len(interaction_id) > 64:
+        return None
+    from .models import Interaction, by_key
+
+    record = by_key(Interaction, interaction_id)
+    if record is None:
+        return None
+    return preferred(next((value for key, value in record.params if key == "ui_locales"), None))
+
+
+def language() -> str:
+    """The language of this request, for ``<html lang>``."""
+    locale = get_locale()
+    return locale.language if locale is not None else str(current_app.config["IDP_LOCALE"])
+
+
+def _vary(response: Response) -> Response:
+    """A page's words depend on Accept-Language: say so to caches."""
+    if response.mimetype == "text/html":
+        response.vary.add("Accept-Language")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    if app.config["IDP_LOCALE"] not in LANGUAGES:
+        raise ValueError(f"IDP_LOCALE must be one of {', '.join(LANGUAGES)}")
+    Babel(app, locale_selector=select, default_locale=str(app.config["IDP_LOCALE"]),
+          default_translation_directories=str(DIRECTORY))
+    app.jinja_env.globals["html_lang"] = language
+    app.after_request(_vary)
