@@ -11,7 +11,10 @@ Rules:
   own credentials (HTTP Basic) are never shown: the playground is open to
   anyone, and its secret would make it anyone's client; nothing secret is
   logged or put in a URL;
-- an answer is kept as text (at most ``MAX_BODY`` characters) and shown escaped.
+- an answer is kept as text (at most ``MAX_BODY`` characters) and shown escaped;
+- an exchange is sealed into its run, so its title and failure are kept as message
+  ids (English, marked with ``N_``) and their placeholders' values, and translated
+  only when shown.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import requests
+from flask_babel import gettext as _
 
 MASK = "[hidden]"
 SECRET_PARAMS = frozenset({"client_secret", "password", "refresh_token", "token",
@@ -33,9 +37,14 @@ MAX_BODY = 65536
 TIMEOUT = 10
 
 
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalogue and keep it untranslated (it is stored)."""
+    return message
+
+
 @dataclass
 class Exchange:
-    title: str
+    title: str  # a message id: shown_title() translates it
     method: str
     url: str
     headers: list[list[str]] = field(default_factory=list)
@@ -43,8 +52,10 @@ class Exchange:
     status: int | None = None  # None: the browser makes this request, not the playground
     response_headers: list[list[str]] = field(default_factory=list)
     response: str = ""
-    failure: str | None = None  # the request could not be made at all
+    failure: str | None = None  # the request could not be made at all (a message id)
     tokens: list[str] = field(default_factory=list)  # labels of the tokens it returned
+    title_args: dict[str, str] = field(default_factory=dict)  # its placeholders' values
+    failure_args: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,6 +63,12 @@ class Exchange:
     @classmethod
     def of(cls, data: dict[str, Any]) -> Exchange:
         return cls(**data)
+
+    def shown_title(self) -> str:
+        return _(self.title, **self.title_args)
+
+    def shown_failure(self) -> str | None:
+        return _(self.failure, **self.failure_args) if self.failure else None
 
     def answer(self) -> Any:
         """The answer's JSON, or None."""
@@ -104,8 +121,9 @@ def basic(client_id: str, secret: str) -> str:
 
 
 def send(title: str, method: str, url: str, *, form: list[tuple[str, str]] | None = None,
-         authorization: str | None = None) -> Exchange:
-    """Make the request, record it and its answer."""
+         authorization: str | None = None, title_args: dict[str, str] | None = None
+         ) -> Exchange:
+    """Make the request, record it and its answer (``title``: a message id, see ``N_``)."""
     headers = [["Accept", "application/json"]]
     if authorization:
         headers.append(["Authorization", authorization])
@@ -114,7 +132,8 @@ def send(title: str, method: str, url: str, *, form: list[tuple[str, str]] | Non
         headers.append(["Content-Type", "application/x-www-form-urlencoded"])
         body = urlencode(form)
     exchange = Exchange(title, method, url, headers,
-                        [list(pair) for pair in form] if form is not None else None)
+                        [list(pair) for pair in form] if form is not None else None,
+                        title_args=title_args or {})
     try:
         with requests.request(method, url, data=body, headers=dict(headers), timeout=TIMEOUT,
                               allow_redirects=False) as answer:
@@ -123,7 +142,8 @@ def send(title: str, method: str, url: str, *, form: list[tuple[str, str]] | Non
                                          if name in answer.headers]
             exchange.response = answer.text[:MAX_BODY]
     except requests.RequestException as error:
-        exchange.failure = f"The request could not be made: {error.__class__.__name__}."
+        exchange.failure = N_("The request could not be made: %(error)s.")
+        exchange.failure_args = {"error": error.__class__.__name__}
     return exchange
 
 

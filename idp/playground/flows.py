@@ -9,7 +9,8 @@ Rules:
   present, the issuer's ``iss`` (RFC 9207);
 - tokens returned are kept in the run under a label (``access_token``,
   ``refresh_token``, ``id_token``, ``exchanged_token``); a refresh keeps the
-  token it replaced, so its reuse can be tried.
+  token it replaced, so its reuse can be tried;
+- a step's title is stored in the run as a message id (``N_``), translated when shown.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from flask_babel import gettext as _
+
 from . import CLIENT_ID, client_secret, issuer, logged_out_uri, redirect_uri
-from .exchange import Exchange, basic, get_json, send
+from .exchange import N_, Exchange, basic, get_json, send
 from .inspect import Decoded, decode
 from .runs import Run
 
@@ -89,33 +92,33 @@ def authorization_request(run: Run) -> Exchange:
              ("code_challenge", challenge(run.verifier)), ("code_challenge_method", "S256"),
              *_given(run.params, FLOWS["code"])]
     url = metadata()["authorization_endpoint"] + "?" + urlencode(query)
-    return Exchange("1. Send the browser to the authorization endpoint", "GET", url)
+    return Exchange(N_("1. Send the browser to the authorization endpoint"), "GET", url)
 
 
 @dataclass
 class Callback:
     params: dict[str, str]
-    problem: str | None  # why the response is not accepted, in plain words
+    problem: str | None  # why the response is not accepted, in plain words (translated)
 
 
 def authorization_response(run: Run, params: dict[str, str], method: str) -> Callback:
     """What came back to the redirect URI, checked as a client must."""
-    exchange = Exchange("2. The browser comes back to the redirect URI", method,
+    exchange = Exchange(N_("2. The browser comes back to the redirect URI"), method,
                         redirect_uri() + ("?" + urlencode(params) if method == "GET" else ""),
                         form=[[k, v] for k, v in params.items()] if method == "POST" else None,
                         status=0)
     problem = None
     if params.get("state") != run.state:
-        problem = ("The state does not match this run's: the answer is for another "
-                   "request (an old tab, or a forged response), so it is not used "
-                   "(RFC 6749 §10.12).")
+        problem = _("The state does not match this run's: the answer is for another "
+                    "request (an old tab, or a forged response), so it is not used "
+                    "(RFC 6749 §10.12).")
     elif "iss" in params and params["iss"] != issuer():
-        problem = ("The iss parameter names another issuer: a mix-up attack is refused "
-                   "(RFC 9207 §2.4).")
+        problem = _("The iss parameter names another issuer: a mix-up attack is refused "
+                    "(RFC 9207 §2.4).")
     elif "error" in params:
         problem = None
     elif not params.get("code"):
-        problem = "No code came back."
+        problem = _("No code came back.")
     else:
         run.code = params["code"]
     if "error" in params:  # explained on the page like a token endpoint's error
@@ -127,7 +130,7 @@ def authorization_response(run: Run, params: dict[str, str], method: str) -> Cal
 
 def redeem(run: Run) -> Exchange:
     code, run.code = run.code or "", None
-    exchange = send("3. Redeem the code at the token endpoint", "POST",
+    exchange = send(N_("3. Redeem the code at the token endpoint"), "POST",
                     metadata()["token_endpoint"], authorization=_auth(), form=[
                         ("grant_type", "authorization_code"), ("code", code),
                         ("redirect_uri", redirect_uri()), ("code_verifier", run.verifier)])
@@ -139,8 +142,8 @@ def redeem(run: Run) -> Exchange:
 
 def refresh(run: Run, params: dict[str, str], *, reuse: bool = False) -> Exchange:
     token = run.tokens.get("previous_refresh_token" if reuse else "refresh_token", "")
-    title = ("Present the replaced refresh token again (reuse)" if reuse
-             else "Refresh: a new access token, and a new refresh token (rotation)")
+    title = (N_("Present the replaced refresh token again (reuse)") if reuse
+             else N_("Refresh: a new access token, and a new refresh token (rotation)"))
     exchange = send(title, "POST", metadata()["token_endpoint"], authorization=_auth(),
                     form=[("grant_type", "refresh_token"), ("refresh_token", token),
                           *_given(params, ("scope", "accessTokenValiditySeconds"))])
@@ -150,7 +153,7 @@ def refresh(run: Run, params: dict[str, str], *, reuse: bool = False) -> Exchang
 
 
 def client_credentials(run: Run) -> Exchange:
-    exchange = send("client_credentials: a token for the client itself", "POST",
+    exchange = send(N_("client_credentials: a token for the client itself"), "POST",
                     metadata()["token_endpoint"], authorization=_auth(),
                     form=[("grant_type", "client_credentials"),
                           *_given(run.params, FLOWS["client_credentials"])])
@@ -158,8 +161,8 @@ def client_credentials(run: Run) -> Exchange:
 
 
 def password(run: Run) -> Exchange:
-    exchange = send("password: the user's credentials, sent by the client (PrivX)", "POST",
-                    metadata()["token_endpoint"], authorization=_auth(),
+    exchange = send(N_("password: the user's credentials, sent by the client (PrivX)"),
+                    "POST", metadata()["token_endpoint"], authorization=_auth(),
                     form=[("grant_type", "password"), *_given(run.params, FLOWS["password"])])
     return _keep_tokens(run, exchange)
 
@@ -169,8 +172,9 @@ def exchange_token(run: Run, params: dict[str, str]) -> Exchange:
     form = [("grant_type", grant), ("subject_token", run.tokens.get("access_token", "")),
             ("subject_token_type", ACCESS_TOKEN_TYPE),
             *_given(params, ("scope", "resource", "accessTokenValiditySeconds"))]
-    exchange = send(f"Token exchange ({grant}): a token acting for the user", "POST",
-                    metadata()["token_endpoint"], authorization=_auth(), form=form)
+    exchange = send(N_("Token exchange (%(grant)s): a token acting for the user"), "POST",
+                    metadata()["token_endpoint"], authorization=_auth(), form=form,
+                    title_args={"grant": grant})
     return _keep_tokens(run, exchange, access_label="exchanged_token")
 
 
@@ -193,26 +197,27 @@ def userinfo(run: Run, method: str) -> Exchange:
     token = run.tokens.get("access_token", "")
     url = metadata()["userinfo_endpoint"]
     if method == "POST":
-        exchange = send("UserInfo (POST)", "POST", url, authorization=f"Bearer {token}",
+        exchange = send(N_("UserInfo (POST)"), "POST", url, authorization=f"Bearer {token}",
                         form=[])
     else:
-        exchange = send("UserInfo (GET)", "GET", url, authorization=f"Bearer {token}")
+        exchange = send(N_("UserInfo (GET)"), "GET", url, authorization=f"Bearer {token}")
     run.add(exchange)
     return exchange
 
 
 def introspect(run: Run, label: str) -> Exchange:
-    return _about_token(run, label, "Introspect", "introspection_endpoint")
+    return _about_token(run, label, N_("Introspect the %(token)s"), "introspection_endpoint")
 
 
 def revoke(run: Run, label: str) -> Exchange:
-    return _about_token(run, label, "Revoke", "revocation_endpoint")
+    return _about_token(run, label, N_("Revoke the %(token)s"), "revocation_endpoint")
 
 
-def _about_token(run: Run, label: str, verb: str, endpoint: str) -> Exchange:
+def _about_token(run: Run, label: str, title: str, endpoint: str) -> Exchange:
     """Introspection and revocation: the client names one of its tokens."""
-    exchange = send(f"{verb} the {label.replace('_', ' ')}", "POST", metadata()[endpoint],
-                    authorization=_auth(), form=[("token", run.tokens.get(label, ""))])
+    exchange = send(title, "POST", metadata()[endpoint], authorization=_auth(),
+                    form=[("token", run.tokens.get(label, ""))],
+                    title_args={"token": label.replace("_", " ")})
     run.add(exchange)
     return exchange
 
@@ -225,7 +230,7 @@ def logout_form(run: Run) -> tuple[str, list[tuple[str, str]]]:
     if id_token := run.tokens.get("id_token"):
         fields.insert(0, ("id_token_hint", id_token))
     url = metadata()["end_session_endpoint"]
-    run.add(Exchange("RP-initiated logout: the browser posts to the end-session endpoint",
+    run.add(Exchange(N_("RP-initiated logout: the browser posts to the end-session endpoint"),
                      "POST", url, form=[list(pair) for pair in fields]))
     return url, fields
 
@@ -241,6 +246,6 @@ def decoded(label: str, token: str) -> Decoded:
                          "RS256", "ES256", "Ed25519", "EdDSA"})
     jwks = _fetched(meta["jwks_uri"])
     result = decode(label, token, jwks, algorithms)
-    if result.jwt and not result.valid and "kid" in result.verdict:
+    if result.jwt and not result.valid and result.unknown_kid:
         result = decode(label, token, _fetched(meta["jwks_uri"], fresh=True), algorithms)
     return result

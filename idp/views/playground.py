@@ -18,6 +18,8 @@ from typing import Any
 
 from flask import Blueprint, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import format_number
+from flask_babel import gettext as _
 
 from .. import playground
 from ..extensions import csrf, limiter
@@ -61,7 +63,7 @@ def _page(run: runs.Run | None, *, flow: str, params: dict[str, str], status: in
         shown = [flows.decoded("pasted token", pasted)] if pasted else []
     except flows.Unreachable:
         tokens, shown = [], []
-        problem = problem or "The provider's discovery document could not be fetched."
+        problem = problem or _("The provider's discovery document could not be fetched.")
     return render_template(
         "playground/index.html", run=run, flow=flow, flows=FLOWS,
         params=params or dict(flows.DEFAULTS[flow]), reveal=reveal,
@@ -98,7 +100,7 @@ def run_flow() -> ResponseReturnValue:
             flows.password(run)
     except flows.Unreachable:
         return _page(run, flow=flow, params=params, status=502,
-                     problem="The provider's discovery document could not be fetched.")
+                     problem=_("The provider's discovery document could not be fetched."))
     runs.save(run)
     return see_other(_here(flow, params) + "#steps")
 
@@ -114,7 +116,7 @@ def callback() -> ResponseReturnValue:
     if not params:  # response_mode=fragment: the script posts it back here
         return render_template("playground/fragment.html")
     if run is None:
-        return _page(None, flow="code", params={}, status=400, problem=(
+        return _page(None, flow="code", params={}, status=400, problem=_(
             "This answer is for a playground run this browser no longer has (it expired, "
             "or was started elsewhere). Start the flow again."))
     answer = flows.authorization_response(run, params, request.method)
@@ -141,7 +143,7 @@ def step() -> ResponseReturnValue:
     run = runs.current()
     if run is None:
         return _page(None, flow="code", params={}, status=400,
-                     problem="Nothing to go on with: start a flow first.")
+                     problem=_("Nothing to go on with: start a flow first."))
     form = {k: v[:MAX_PARAM] for k, v in request.form.items()}
     label = form.get("token", "access_token")
     if label not in run.tokens:
@@ -163,7 +165,7 @@ def step() -> ResponseReturnValue:
         }[action]()
     except flows.Unreachable:
         return _page(run, flow=run.flow or "code", params=run.params, status=502,
-                     problem="The provider's discovery document could not be fetched.")
+                     problem=_("The provider's discovery document could not be fetched."))
     runs.save(run)
     return see_other(_here(run.flow or "code", run.params) + "#steps")
 
@@ -177,6 +179,8 @@ def decode() -> ResponseReturnValue:
     flow = run.flow if run and run.flow in FLOWS else "code"
     if len(token) > MAX_TOKEN:
         return _page(run, flow=flow, params=run.params if run else {}, status=400,
-                     problem=f"That is {len(token):,} characters: longer than any token "
-                             f"this provider issues (at most {MAX_TOKEN:,} are read).")
+                     problem=_("That is %(length)s characters: longer than any token "
+                               "this provider issues (at most %(most)s are read).",
+                               length=format_number(len(token)),
+                               most=format_number(MAX_TOKEN)))
     return _page(run, flow=flow, params=run.params if run else {}, pasted=token)
