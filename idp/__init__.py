@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from . import brand, i18n, write_lock
+from . import brand, humane, i18n, write_lock
 from . import config as settings
 from .extensions import csrf, db, limiter, login_manager, migrate
 
@@ -40,6 +40,7 @@ def create_app(config: dict | None = None) -> Flask:
     limiter.init_app(app)
     i18n.init_app(app)
     brand.init_app(app)
+    humane.init_app(app)
     _init_login(app)
 
     from .oauth import keys, server

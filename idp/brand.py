@@ -29,8 +29,13 @@ class Brand:
     color: str
 
     @property
+    def on_accent(self) -> str:
+        """Text on the accent colour: white, or ink when white would not show."""
+        return WHITE if contrast(self.color, WHITE) >= 4.5 else INK
+
+    @property
     def css(self) -> str:
-        on_accent = WHITE if contrast(self.color, WHITE) >= 4.5 else INK
+        on_accent = self.on_accent
         # Links and the focus ring sit on white: the accent when it shows there.
         link = self.color if contrast(self.color, WHITE) >= 4.5 else INK
         ring = self.color if contrast(self.color, WHITE) >= 3 else INK
@@ -89,3 +94,4 @@ def init_app(app: Flask) -> None:
     app.extensions["idp_brand"] = of(app.config)
     app.add_url_rule("/brand.css", "brand_css", _stylesheet, methods=["GET"])
     app.jinja_env.globals["brand"] = current
+    app.jinja_env.filters["host_of"] = lambda url: urlsplit(url).hostname or url

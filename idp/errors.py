@@ -18,11 +18,13 @@ import time
 
 from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db, limiter
+from .i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +46,30 @@ OAUTH_CODES = {
 }
 
 TITLES = {
-    400: "That request could not be understood",
-    401: "Unknown application",
-    403: "Not allowed",
-    404: "Page not found",
-    405: "Method not allowed",
-    413: "Request too large",
-    429: "Too many attempts",
-    500: "Something went wrong",
-    502: "Another service is not answering",
-    503: "Temporarily unavailable",
+    400: _l("That request could not be understood"),
+    401: _l("Unknown application"),
+    403: _l("Not allowed"),
+    404: _l("Page not found"),
+    405: _l("Method not allowed"),
+    413: _l("Request too large"),
+    429: _l("Too many attempts"),
+    500: _l("Something went wrong"),
+    502: _l("Another service is not answering"),
+    503: _l("Temporarily unavailable"),
+}
+
+# What a person can do about it (the page's second line).
+HINTS = {
+    400: _l("Go back to the application you came from and start again."),
+    401: _l("Go back to the application and tell the people who run it: this sign-in service "
+            "does not know it."),
+    403: _l("If you think you should be allowed, ask your administrator."),
+    404: _l("Check the address, or start again from the sign-in page."),
+    405: _l("Go back to the application you came from and start again."),
+    413: _l("Go back and send less."),
+    500: _l("Try again in a moment. If it keeps happening, tell your administrator."),
+    502: _l("Try again in a moment."),
+    503: _l("Try again in a moment."),
 }
 
 
@@ -92,33 +108,42 @@ def problem_response(status: int, detail: str, kind: str = "about:blank",
 
 
 def error_response(status: int, description: str, error: str | None = None,
-                   *, as_json: bool | None = None) -> Response:
-    """The error in the format the client understands (or JSON when ``as_json``)."""
+                   *, as_json: bool | None = None, retry_after: int | None = None) -> Response:
+    """The error in the format the client understands (or JSON when ``as_json``).
+
+    JSON keeps the English description (RFC 6749 §5.2: ASCII for developers); the
+    page shows it in the person's language when the catalogue has it (messages
+    marked with ``N_``), with what to do next and a way back."""
     if request.path.startswith(ADMIN_API):
         return problem_response(status, description)
     if as_json or (as_json is None and wants_json()):
         response = jsonify(error=error or OAUTH_CODES.get(status, "invalid_request"),
                            error_description=description)
     else:
-        response = Response(
-            render_template("errors/error.html", status=status,
-                            title=TITLES.get(status, "Error"), message=description)
-        )
+        response = Response(render_template(
+            "errors/error.html", status=status, error=error, title=TITLES.get(status, _l("Error")),
+            message=description, hint=HINTS.get(status), retry_after=retry_after))
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 
 def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
-    description = exc.description or TITLES.get(status, "Error")
+    description = exc.description or str(TITLES.get(status, "Error"))
     if isinstance(exc, CSRFError):
-        description = "The form has expired or did not come from this site. Go back and try again."
-    response = error_response(status, description)
+        description = N_("The form has expired or did not come from this site. "
+                         "Go back and try again.")
+    if status == 429:  # the limit's own words, or ours rather than its notation
+        limit = getattr(exc, "limit", None)
+        description = getattr(limit, "error_message", None) or N_(
+            "Too many attempts in a short time.")
+    response = error_response(status, description,
+                              retry_after=_retry_after(exc) if status == 429 else None)
     if status == 405 and exc.get_response().headers.get("Allow"):
         response.headers["Allow"] = exc.get_response().headers["Allow"]
-    if status == 429:
-        response.headers["Retry-After"] = str(_retry_after(exc))
     return response
 
 
@@ -135,13 +160,11 @@ def _database_down(exc: OperationalError) -> Response:
     db.session.rollback()
     log.error("database unreachable on %s %s: %s", request.method, request.path,
               str(exc.orig).splitlines()[0] if exc.orig else exc.__class__.__name__)
-    response = error_response(503, "The service is temporarily unavailable; try again shortly.",
-                              "temporarily_unavailable")
-    response.headers["Retry-After"] = "5"
-    return response
+    return error_response(503, N_("The service is temporarily unavailable; try again shortly."),
+                          "temporarily_unavailable", retry_after=5)
 
 
-NUL_REFUSED = "The request contains a NUL character, which is not allowed."
+NUL_REFUSED = N_("The request contains a NUL character, which is not allowed.")
 
 
 def _refuse_nul() -> Response | None:
@@ -156,7 +179,7 @@ def _bad_data(exc: DataError) -> Response:
     log.warning("database refused a value on %s %s: %s", request.method, request.path,
                 str(exc.orig).splitlines()[0] if exc.orig else exc.__class__.__name__)
     return error_response(400, NUL_REFUSED if "NUL" in str(exc.orig) else
-                          "The request contains a value that cannot be stored.",
+                          N_("The request contains a value that cannot be stored."),
                           "invalid_request")
 
 
@@ -168,7 +191,7 @@ def _insecure_transport(exc: InsecureTransportError) -> Response:
 def _unexpected(exc: Exception) -> Response:
     db.session.rollback()
     log.exception("unhandled error on %s %s", request.method, request.path)
-    return error_response(500, "The server could not complete the request.")
+    return error_response(500, N_("The server could not complete the request."))
 
 
 def init_app(app: Flask) -> None:

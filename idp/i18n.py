@@ -9,13 +9,23 @@ compiles them; ``babel.cfg`` says what is extracted).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask, Response, current_app, has_request_context, request
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, force_locale, format_timedelta, get_locale
+from flask_babel import lazy_gettext as _l
 
 LANGUAGES = ("en", "de", "fr", "es")
 DIRECTORY = Path(__file__).parent / "translations"
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalogue without translating it here: it is sent in
+    English where English is due (a JSON error) and translated where a page shows it."""
+    return message
 
 
 def preferred(tags: str | None) -> str | None:
@@ -50,6 +60,36 @@ def _interaction_locale() -> str | None:
     return preferred(next((value for key, value in record.params if key == "ui_locales"), None))
 
 
+@contextmanager
+def speaking(tags: str | None) -> Iterator[None]:
+    """Mail to someone whose language is known (a user's ``locale``) is in it;
+    otherwise it is in the request's language."""
+    language = preferred(tags)
+    if language is None:
+        yield
+        return
+    with force_locale(language):
+        yield
+
+
+def wait_words(seconds: int) -> str:
+    """``90`` → "2 minutes", in the request's language."""
+    return str(format_timedelta(timedelta(seconds=seconds), threshold=1.5))
+
+
+ROLE_WORDS = {"member": _l("a member"), "admin": _l("an administrator")}
+ROLE_LABELS = {"member": _l("Member"), "admin": _l("Administrator")}
+
+
+def role_words(role: str | None) -> str:
+    """A role in a sentence: "… where you are an administrator"."""
+    return str(ROLE_WORDS.get(role or "", role or ROLE_WORDS["member"]))
+
+
+def role_label(role: str) -> str:
+    return str(ROLE_LABELS.get(role, role))
+
+
 def language() -> str:
     """The language of this request, for ``<html lang>``."""
     locale = get_locale()
@@ -68,5 +108,7 @@ def init_app(app: Flask) -> None:
         raise ValueError(f"IDP_LOCALE must be one of {', '.join(LANGUAGES)}")
     Babel(app, locale_selector=select, default_locale=str(app.config["IDP_LOCALE"]),
           default_translation_directories=str(DIRECTORY))
-    app.jinja_env.globals["html_lang"] = language
+    app.jinja_env.globals.update(html_lang=language, role_words=role_words,
+                                 role_label=role_label)
+    app.jinja_env.filters["wait_words"] = wait_words
     app.after_request(_vary)

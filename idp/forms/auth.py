@@ -1,3 +1,4 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField, SubmitField
 from wtforms.validators import AnyOf, DataRequired, EqualTo, Length
@@ -5,19 +6,19 @@ from wtforms.validators import AnyOf, DataRequired, EqualTo, Length
 
 class LoginForm(FlaskForm):
     username = StringField(
-        "Username or email", validators=[DataRequired(), Length(max=254)],
+        _l("Username or email"), validators=[DataRequired(), Length(max=254)],
         render_kw={"autocomplete": "username", "autocapitalize": "none", "autofocus": True},
     )
     password = PasswordField(
-        "Password", validators=[DataRequired(), Length(max=256)],
+        _l("Password"), validators=[DataRequired(), Length(max=256)],
         render_kw={"autocomplete": "current-password"},
     )
     next = HiddenField()
-    submit = SubmitField("Sign in")
+    submit = SubmitField(_l("Sign in"))
 
 
 class LogoutForm(FlaskForm):
-    submit = SubmitField("Sign out")
+    submit = SubmitField(_l("Sign out"))
 
 
 class ConsentForm(FlaskForm):
@@ -34,19 +35,19 @@ class SelectOrgForm(FlaskForm):
 
 class ChangePasswordForm(FlaskForm):
     current_password = PasswordField(
-        "Current password", validators=[DataRequired(), Length(max=256)],
+        _l("Current password"), validators=[DataRequired(), Length(max=256)],
         render_kw={"autocomplete": "current-password"},
     )
     new_password = PasswordField(
-        "New password", validators=[DataRequired(), Length(max=256)],
+        _l("New password"), validators=[DataRequired(), Length(max=256)],
         render_kw={"autocomplete": "new-password"},
     )
     confirm_password = PasswordField(
-        "Repeat the new password",
-        validators=[DataRequired(), EqualTo("new_password", "The passwords do not match.")],
+        _l("Repeat the new password"),
+        validators=[DataRequired(), EqualTo("new_password", _l("The passwords do not match."))],
         render_kw={"autocomplete": "new-password"},
     )
-    submit = SubmitField("Change password")
+    submit = SubmitField(_l("Change password"))
 
 
 class ActionForm(FlaskForm):
@@ -57,16 +58,16 @@ class CodeForm(FlaskForm):
     """A second factor typed in: an authenticator app's code or a recovery code."""
 
     code = StringField(
-        "Code", validators=[DataRequired(), Length(max=64)],
+        _l("Code"), validators=[DataRequired(), Length(max=64)],
         render_kw={"autocomplete": "one-time-code", "autocapitalize": "none",
                    "spellcheck": "false", "autofocus": True},
     )
-    submit = SubmitField("Continue")
+    submit = SubmitField(_l("Continue"))
 
 
 class PasskeyNameForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
-    submit = SubmitField("Rename")
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    submit = SubmitField(_l("Rename"))
 
 
 class ProviderForm(FlaskForm):
@@ -78,46 +79,46 @@ class ProviderForm(FlaskForm):
 
 class ForgotPasswordForm(FlaskForm):
     email = StringField(
-        "Email", validators=[DataRequired(), Length(max=254)],
+        _l("Email"), validators=[DataRequired(), Length(max=254)],
         render_kw={"autocomplete": "email", "autocapitalize": "none", "type": "email",
                    "autofocus": True},
     )
-    submit = SubmitField("Send me a link")
+    submit = SubmitField(_l("Send me a link"))
 
 
 class ResetPasswordForm(FlaskForm):
     password = PasswordField(
-        "New password", validators=[DataRequired(), Length(max=256)],
+        _l("New password"), validators=[DataRequired(), Length(max=256)],
         render_kw={"autocomplete": "new-password", "autofocus": True},
     )
     password2 = PasswordField(
-        "Repeat the new password",
-        validators=[DataRequired(), EqualTo("password", "The passwords do not match.")],
+        _l("Repeat the new password"),
+        validators=[DataRequired(), EqualTo("password", _l("The passwords do not match."))],
         render_kw={"autocomplete": "new-password"},
     )
-    submit = SubmitField("Set the new password")
+    submit = SubmitField(_l("Set the new password"))
 
 
 class AcceptInvitationForm(FlaskForm):
     """A new account from an invitation: the address is the invitation's."""
 
     username = StringField(
-        "Username", validators=[DataRequired(), Length(max=150)],
+        _l("Username"), validators=[DataRequired(), Length(max=150)],
         render_kw={"autocomplete": "username", "autocapitalize": "none", "autofocus": True},
     )
     password = PasswordField(
-        "Password", validators=[DataRequired(), Length(max=256)],
+        _l("Password"), validators=[DataRequired(), Length(max=256)],
         render_kw={"autocomplete": "new-password"},
     )
     password2 = PasswordField(
-        "Repeat the password",
-        validators=[DataRequired(), EqualTo("password", "The passwords do not match.")],
+        _l("Repeat the password"),
+        validators=[DataRequired(), EqualTo("password", _l("The passwords do not match."))],
         render_kw={"autocomplete": "new-password"},
     )
 
 
 class SignUpForm(AcceptInvitationForm):
     email = StringField(
-        "Email", validators=[DataRequired(), Length(max=254)],
+        _l("Email"), validators=[DataRequired(), Length(max=254)],
         render_kw={"autocomplete": "email", "autocapitalize": "none", "type": "email"},
     )

@@ -55,8 +55,9 @@ class Client(Model):
     # there instead of at UserInfo (OIDC Core §5.4 returns them from UserInfo).
     id_token_claims: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Shown on the consent page (RFC 7591 §2).
+    # Shown on the login and consent pages (RFC 7591 §2).
     logo_uri: Mapped[str | None] = mapped_column(String(2048))
+    client_uri: Mapped[str | None] = mapped_column(String(2048))  # the application's home page
     policy_uri: Mapped[str | None] = mapped_column(String(2048))
     tos_uri: Mapped[str | None] = mapped_column(String(2048))
     org_id: Mapped[str | None] = mapped_column(

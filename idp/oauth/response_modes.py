@@ -29,13 +29,14 @@ def requested_mode(data: Mapping[str, str]) -> str:
 
 
 def build(redirect_uri: str, params: list[tuple[str, str]], mode: str,
-          ) -> tuple[int, str, list[tuple[str, str]]]:
-    """Return ``(status, body, headers)`` delivering ``params`` to the client."""
+          client_name: str | None = None) -> tuple[int, str, list[tuple[str, str]]]:
+    """Return ``(status, body, headers)`` delivering ``params`` to the client (whose
+    name the form_post page shows while it returns there)."""
     params = [*params, ("iss", current_app.config["IDP_ISSUER"])]
     if mode == "form_post":
         nonce = secrets.token_urlsafe(16)
         body = render_template("oauth/form_post.html", action=redirect_uri, params=params,
-                               script_nonce=nonce)
+                               script_nonce=nonce, client_name=client_name)
         return 200, body, [
             ("Content-Type", "text/html; charset=utf-8"),
             ("Cache-Control", "no-store"),

@@ -70,7 +70,9 @@ class AuthorizationServer(_FlaskServer):
         if error.redirect_uri:
             params = error.get_body()
             mode = response_modes.requested_mode(request.payload.data)
-            return self.handle_response(*response_modes.build(error.redirect_uri, params, mode))
+            client = getattr(request, "client", None)
+            return self.handle_response(*response_modes.build(
+                error.redirect_uri, params, mode, client.name if client else None))
         if isinstance(error, InvalidClientError):
             error.status_code = 401
             # One answer whatever went wrong: unknown client, wrong secret, wrong method.

@@ -38,9 +38,10 @@ from limits import parse_many
 from werkzeug.exceptions import HTTPException
 
 from ..extensions import limiter
+from ..i18n import N_
 from ..services import audit
 
-TOO_MANY = "Too many failed attempts. Wait a little and try again."
+TOO_MANY = N_("Too many failed attempts.")
 SLOWDOWN_SCOPE = "login-slowdown"
 ADDRESS_SCOPE = "token-ip"  # the token endpoint's per-address limit
 

@@ -47,7 +47,7 @@ SETTINGS = ("name", "redirect_uris", "post_logout_redirect_uris", "grant_types",
             "auth_method", "skip_consent", "access_token_ttl", "refresh_token_ttl",
             "max_groups_in_id_token", "org", "require_pkce", "require_mfa", "id_token_alg",
             "access_token_alg", "apis", "default_api", "token_profile", "id_token_claims",
-            "logo_uri", "policy_uri", "tos_uri")
+            "logo_uri", "client_uri", "policy_uri", "tos_uri")
 DEFAULTS: dict[str, Any] = {
     "redirect_uris": [], "post_logout_redirect_uris": [], "grant_types": [], "scope": None,
     "auth_method": "client_secret_basic", "skip_consent": False, "access_token_ttl": 300,
@@ -55,7 +55,7 @@ DEFAULTS: dict[str, Any] = {
     "require_pkce": False, "require_mfa": False, "id_token_alg": "RS256",
     "access_token_alg": "Ed25519", "apis": [], "default_api": None,
     "token_profile": "rfc9068", "id_token_claims": False, "logo_uri": None,
-    "policy_uri": None, "tos_uri": None,
+    "client_uri": None, "policy_uri": None, "tos_uri": None,
 }
 # Setting -> column, where they differ.
 COLUMNS = {"auth_method": "token_endpoint_auth_method", "org": "org_id",
@@ -188,7 +188,7 @@ def _checked(settings: dict[str, Any]) -> dict[str, Any]:
             raise FieldError("apis", str(problem)) from None
     if default_api and apis and default_api not in apis:
         raise FieldError("default_api", "must be one of the APIs the client is limited to")
-    for field in ("logo_uri", "policy_uri", "tos_uri"):
+    for field in ("logo_uri", "client_uri", "policy_uri", "tos_uri"):
         value = settings[field]
         if value and (not isinstance(value, str) or not value.startswith("https://")
                       or len(value) > 2048):
@@ -219,6 +219,7 @@ def _checked(settings: dict[str, Any]) -> dict[str, Any]:
         "logo_uri": settings["logo_uri"] or None,
         "policy_uri": settings["policy_uri"] or None,
         "tos_uri": settings["tos_uri"] or None,
+        "client_uri": settings["client_uri"] or None,
     }
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app, render_template
+from flask_babel import gettext as _
 
 from .. import mail
 from ..extensions import db
@@ -54,7 +55,7 @@ def invite(org: Organization, email: str, role: str = "member", *,
     link = f"{current_app.config['IDP_ISSUER']}/invite/{token}"  # the command line has no request
     values = {"org": org, "link": link, "role": role,
               "days": int(current_app.config["IDP_INVITE_LINK_SECONDS"]) // 86400}
-    message = mail.build(email, f"You are invited to {org.name}",
+    message = mail.build(email, _("You are invited to %(org)s", org=org.name),
                          render_template("mail/invite.txt", **values),
                          render_template("mail/invite.html", **values))
     changed("org.invited", origin, org=org.slug, email=email.lower(), role=role)

@@ -15,8 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, render_template
+from flask_babel import gettext as _
 
-from .. import mail
+from .. import i18n, mail
 from ..extensions import db
 from ..models import User
 from ..security import links, passwords, sealing
@@ -57,9 +58,10 @@ def send_link(user: User) -> None:
     link = link_for(user)
     values: dict[str, Any] = {"user": user, "link": link, "minutes":
                               int(current_app.config["IDP_RESET_LINK_SECONDS"]) // 60}
-    message = mail.build(user.email, "Reset your password",
-                         render_template("mail/reset.txt", **values),
-                         render_template("mail/reset.html", **values))
+    with i18n.speaking(user.locale):
+        message = mail.build(user.email, _("Reset your password"),
+                             render_template("mail/reset.txt", **values),
+                             render_template("mail/reset.html", **values))
     after_commit(lambda: mail.send(message))
 
 

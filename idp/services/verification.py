@@ -11,8 +11,9 @@ Rules:
 from __future__ import annotations
 
 from flask import current_app, render_template
+from flask_babel import gettext as _
 
-from .. import mail
+from .. import i18n, mail
 from ..extensions import db
 from ..models import User
 from ..security import links
@@ -32,9 +33,10 @@ def send_link(user: User, origin: Origin) -> None:
     link = f"{current_app.config['IDP_ISSUER']}/email/verify/{token}"  # also outside a request
     values = {"user": user, "link": link,
               "hours": int(current_app.config["IDP_VERIFY_LINK_SECONDS"]) // 3600}
-    message = mail.build(user.email, "Confirm your email address",
-                         render_template("mail/verify.txt", **values),
-                         render_template("mail/verify.html", **values))
+    with i18n.speaking(user.locale):
+        message = mail.build(user.email, _("Confirm your email address"),
+                             render_template("mail/verify.txt", **values),
+                             render_template("mail/verify.html", **values))
     record("email.verification_sent", origin, user_id=user.id)
     after_commit(lambda: mail.send(message))
 

@@ -30,6 +30,8 @@ def consent():
         consents.grant(user, client, pending.scope, origin())
         return interaction.consent_given(pending)
     org = orgs.find_org(pending.step.org_id) if pending.step.org_id else None
+    membership = orgs.membership(user.id, org.id) if org is not None else None
     scopes = [(s, describe_scope(s)) for s in without_privileges(pending.scope, user).split()]
     return render_template("consent/consent.html", form=form, client=client, scopes=scopes,
-                           user=user, org=org, interaction=pending.id)
+                           user=user, org=org, role=membership.role if membership else None,
+                           interaction=pending.id)

@@ -99,10 +99,10 @@ def test_ending_another_session_signs_that_browser_out(app, alice, oauth, client
     OAuthClient(other).login("alice", PASSWORD)
     oauth.login("alice", PASSWORD)
     html = account_page(client)
-    rows = re.findall(r'<li>\s*<span>(.*?)</span>\s*<form method="post" '
+    rows = re.findall(r'<li>\s*<span data-session="(\w+)">.*?</span>\s*<form method="post" '
                       r'action="/account/sessions/([^/"]+)/end"', html, re.S)
     assert len(rows) == 2
-    [other_sid] = [sid for text, sid in rows if "(this one)" not in text]
+    [other_sid] = [sid for which, sid in rows if which == "other"]
     response = post_form(client, f"/account/sessions/{other_sid}/end", html)
     assert response.status_code == 303
     assert "Sign in" in other.get("/").get_data(True)

@@ -282,7 +282,7 @@ def test_an_invitation_creates_the_account_and_the_membership(app, client, inbox
     assert message["Subject"] == "You are invited to Acme"
     path = invite_link_in(message)
     page = client.get(path)
-    assert "as admin" in page.get_data(True)
+    assert "as an administrator" in page.get_data(True)
     token = csrf_token(page.get_data(True))
     taken = client.post(path, data={"csrf_token": token, "username": "bad name",
                                     "password": NEW, "password2": NEW})

@@ -113,7 +113,8 @@ class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):
         if (state := self.request.payload.state) is not None:
             params.append(("state", state))
         return response_modes.build(
-            redirect_uri, params, response_modes.requested_mode(self.request.payload.data)
+            redirect_uri, params, response_modes.requested_mode(self.request.payload.data),
+            self.request.client.name,
         )
 
     def generate_authorization_code(self) -> str:
