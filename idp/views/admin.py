@@ -25,6 +25,8 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, g, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.datastructures import MultiDict
 
 from ..clock import now
@@ -76,7 +78,7 @@ def _administrators_only() -> ResponseReturnValue | None:
     if user is None or login_session is None:
         return see_other(url_for("auth.login", next=back))
     if not user.admin:
-        return error_response(403, "This page is for administrators.", as_json=False)
+        return error_response(403, _("This page is for administrators."), as_json=False)
     if now() - login_session.auth_time > int(current_app.config["IDP_ADMIN_REAUTH_SECONDS"]):
         return see_other(url_for("auth.login", next=back, reason="fresh"))
     if login_session.acr != "2" and factors.has_second_factor(user):
@@ -230,7 +232,7 @@ def user(user_id: str) -> ResponseReturnValue:
     if request.method == "POST":
         changes, errors = _profile_changes(request.form)
         if not errors:
-            _, errors, message = _try(lambda: accounts.update_user(
+            __, errors, message = _try(lambda: accounts.update_user(
                 found, changes, version=_version(), origin=_origin()))
         if not errors and not message:
             return _done("admin.user", "saved", user_id=found.id)
@@ -248,7 +250,7 @@ def _profile_changes(form: MultiDict[str, str]) -> tuple[dict[str, Any], Errors]
         try:
             changes[name] = json.loads(form.get(name) or "{}")
         except ValueError as error:
-            errors[name] = f"This is not JSON: {error.args[0]}"
+            errors[name] = _("This is not JSON: %(reason)s", reason=error.args[0])
     return changes, errors
 
 
@@ -279,7 +281,7 @@ def user_status(user_id: str) -> ResponseReturnValue:
     }
     if action not in changes:
         abort(400)
-    _, _, message = _try(changes[action])
+    __, __, message = _try(changes[action])
     if message:
         return _user_page(found, error=message, status=409)
     return _done("admin.user", action, user_id=found.id)
@@ -288,7 +290,7 @@ def user_status(user_id: str) -> ResponseReturnValue:
 @bp.post("/users/<user_id>/password")
 def user_password(user_id: str) -> ResponseReturnValue:
     found = _user_or_404(user_id)
-    _, errors, message = _try(lambda: accounts.set_password(
+    __, errors, message = _try(lambda: accounts.set_password(
         found, request.form.get("password", ""), origin=_origin()))
     if errors or message:
         return _user_page(found, errors=errors, error=message, status=400)
@@ -325,21 +327,29 @@ def delete_user(user_id: str) -> ResponseReturnValue:
     found = _user_or_404(user_id)
     message = None
     if request.method == "POST":
-        _, _, message = _try(lambda: accounts.delete_user(found, origin=_origin()))
+        __, __, message = _try(lambda: accounts.delete_user(found, origin=_origin()))
         if message is None:
             return _done("admin.users", "deleted")
     if found.id == g.admin.id and message is None:
-        message = "You cannot delete yourself; another administrator can."
-    takes = [f"{len(sessions.active_for_user(found.id))} open session(s), ended now",
-             f"{len(consent.of_user(found))} consent(s) and every token given to applications",
-             f"{len(orgs.memberships(found.id))} membership(s) and their groups",
-             f"{factors.factor_count(found)} second factor(s)",
-             f"{len(upstreams.linked_identities(found))} linked upstream account(s)"]
+        message = _("You cannot delete yourself; another administrator can.")
+    # English keeps its "(s)" in the singular too; other languages give real plural forms.
+    takes = [ngettext("%(num)d open session(s), ended now",
+                      "%(num)d open session(s), ended now",
+                      len(sessions.active_for_user(found.id))),
+             ngettext("%(num)d consent(s) and every token given to applications",
+                      "%(num)d consent(s) and every token given to applications",
+                      len(consent.of_user(found))),
+             ngettext("%(num)d membership(s) and their groups",
+                      "%(num)d membership(s) and their groups", len(orgs.memberships(found.id))),
+             ngettext("%(num)d second factor(s)", "%(num)d second factor(s)",
+                      factors.factor_count(found)),
+             ngettext("%(num)d linked upstream account(s)", "%(num)d linked upstream account(s)",
+                      len(upstreams.linked_identities(found)))]
     return render_template(
-        "admin/confirm.html", title=f"Delete {found.username}?", takes=takes, error=message,
-        action=url_for("admin.delete_user", user_id=found.id),
+        "admin/confirm.html", title=_("Delete %(name)s?", name=found.username), takes=takes,
+        error=message, action=url_for("admin.delete_user", user_id=found.id),
         back=url_for("admin.user", user_id=found.id), blocked=found.id == g.admin.id,
-        note="The audit log keeps its events."), 409 if message else 200
+        note=_("The audit log keeps its events.")), 409 if message else 200
 
 
 # -- organizations, memberships, groups ---------------------------------------------------
@@ -366,7 +376,7 @@ def organization(slug: str) -> ResponseReturnValue:
     errors: Errors = {}
     message = None
     if request.method == "POST":
-        _, errors, message = _try(lambda: orgs.update_org(
+        __, errors, message = _try(lambda: orgs.update_org(
             org, name=request.form.get("name", ""), require_mfa="require_mfa" in request.form,
             version=_version(), origin=_origin()))
         if not errors and not message:
@@ -396,9 +406,9 @@ def put_member(slug: str) -> ResponseReturnValue:
     org = _org_or_404(slug)
     member = _named_user()
     if member is None:
-        return _org_page(org, errors={"member": "No user has this username or email."},
+        return _org_page(org, errors={"member": _("No user has this username or email.")},
                          status=400)
-    _, _, message = _try(lambda: orgs.add_member(
+    __, __, message = _try(lambda: orgs.add_member(
         org, member, request.form.get("role", "member"), origin=_origin()))
     if message:
         return _org_page(org, errors={"member": message}, status=400)
@@ -409,7 +419,7 @@ def put_member(slug: str) -> ResponseReturnValue:
 def invite(slug: str) -> ResponseReturnValue:
     """Mail an invitation to join the organization."""
     org = _org_or_404(slug)
-    _, errors, message = _try(lambda: invitations.invite(
+    __, errors, message = _try(lambda: invitations.invite(
         org, request.form.get("email", ""), request.form.get("role", "member"),
         origin=_origin()))
     if errors or message:
@@ -421,7 +431,7 @@ def invite(slug: str) -> ResponseReturnValue:
 @bp.post("/orgs/<slug>/members/<user_id>/remove")
 def remove_member(slug: str, user_id: str) -> ResponseReturnValue:
     org, member = _org_or_404(slug), _user_or_404(user_id)
-    _, _, message = _try(lambda: orgs.remove_member(org, member, origin=_origin()))
+    __, __, message = _try(lambda: orgs.remove_member(org, member, origin=_origin()))
     if message:
         return _org_page(org, error=message, status=409)
     return _done("admin.organization", "removed", slug=org.slug)
@@ -430,8 +440,8 @@ def remove_member(slug: str, user_id: str) -> ResponseReturnValue:
 @bp.post("/orgs/<slug>/groups")
 def create_group(slug: str) -> ResponseReturnValue:
     org = _org_or_404(slug)
-    _, _, message = _try(lambda: orgs.create_group(org, request.form.get("name", "").strip(),
-                                                   origin=_origin()))
+    __, __, message = _try(lambda: orgs.create_group(org, request.form.get("name", "").strip(),
+                                                    origin=_origin()))
     if message:
         return _org_page(org, errors={"group": message}, status=400)
     return _done("admin.organization", "group", slug=org.slug)
@@ -444,16 +454,16 @@ def change_group(slug: str, group_id: str) -> ResponseReturnValue:
     group = _group_or_404(org, group_id)
     action = request.form.get("action")
     if action == "rename":
-        _, errors, message = _try(lambda: orgs.rename_group(
+        __, errors, message = _try(lambda: orgs.rename_group(
             group, request.form.get("name", "").strip(), origin=_origin()))
     elif action == "delete":
-        _, errors, message = _try(lambda: orgs.delete_group(group, origin=_origin()))
+        __, errors, message = _try(lambda: orgs.delete_group(group, origin=_origin()))
     elif action == "add":
         if (member := _named_user()) is None:
-            return _org_page(org, errors={f"group-{group.id}": "No user has this username "
-                                          "or email."}, status=400)
-        _, errors, message = _try(lambda: orgs.add_group_member(group, member,
-                                                                origin=_origin()))
+            return _org_page(org, errors={f"group-{group.id}": _(
+                "No user has this username or email.")}, status=400)
+        __, errors, message = _try(lambda: orgs.add_group_member(group, member,
+                                                                 origin=_origin()))
     else:
         abort(400)
     if errors or message:
@@ -466,7 +476,7 @@ def change_group(slug: str, group_id: str) -> ResponseReturnValue:
 def remove_group_member(slug: str, group_id: str, user_id: str) -> ResponseReturnValue:
     org = _org_or_404(slug)
     group, member = _group_or_404(org, group_id), _user_or_404(user_id)
-    _, _, message = _try(lambda: orgs.remove_group_member(group, member, origin=_origin()))
+    __, __, message = _try(lambda: orgs.remove_group_member(group, member, origin=_origin()))
     if message:
         return _org_page(org, error=message, status=409)
     return _done("admin.organization", "group", slug=org.slug)
@@ -477,19 +487,24 @@ def delete_org(slug: str) -> ResponseReturnValue:
     org = _org_or_404(slug)
     message = None
     if request.method == "POST":
-        _, _, message = _try(lambda: orgs.delete_org(org, origin=_origin()))
+        __, __, message = _try(lambda: orgs.delete_org(org, origin=_origin()))
         if message is None:
             return _done("admin.organizations", "deleted")
     elif bound := orgs.bound_clients(org):
-        message = (f"{len(bound)} client(s) are bound to this organization "
-                   f"({', '.join(c.client_id for c in bound[:5])}). Bind them elsewhere or "
-                   "delete them first.")
-    takes = [f"{len(orgs.members(org))} membership(s): the people stay, outside it",
-             f"{len(orgs.groups_of(org))} group(s)",
-             "its name in tokens issued from now on (tokens already issued keep it)"]
+        message = ngettext(
+            "%(num)d client(s) are bound to this organization (%(client_ids)s). Bind them "
+            "elsewhere or delete them first.",
+            "%(num)d client(s) are bound to this organization (%(client_ids)s). Bind them "
+            "elsewhere or delete them first.",
+            len(bound), client_ids=", ".join(c.client_id for c in bound[:5]))
+    takes = [ngettext("%(num)d membership(s): the people stay, outside it",
+                      "%(num)d membership(s): the people stay, outside it",
+                      len(orgs.members(org))),
+             ngettext("%(num)d group(s)", "%(num)d group(s)", len(orgs.groups_of(org))),
+             _("its name in tokens issued from now on (tokens already issued keep it)")]
     return render_template(
-        "admin/confirm.html", title=f"Delete {org.name}?", takes=takes, error=message,
-        blocked=bool(message), action=url_for("admin.delete_org", slug=org.slug),
+        "admin/confirm.html", title=_("Delete %(name)s?", name=org.name), takes=takes,
+        error=message, blocked=bool(message), action=url_for("admin.delete_org", slug=org.slug),
         back=url_for("admin.organization", slug=org.slug)), 409 if message else 200
 
 
@@ -517,7 +532,7 @@ def _client_settings(form: MultiDict[str, str]) -> tuple[dict[str, Any], Errors]
             if raw.isascii() and raw.isdigit() and len(raw) < 10:
                 settings[name] = int(raw)
             else:
-                errors[name] = "A whole number."
+                errors[name] = _("A whole number.")
         else:
             settings[name] = form.get(name, "").strip() or None
     return settings, errors
@@ -564,7 +579,7 @@ def client(client_id: str) -> ResponseReturnValue:
     settings, errors = _client_settings(request.form)
     message = None
     if not errors:
-        _, errors, message = _try(lambda: clients.update_client(
+        __, errors, message = _try(lambda: clients.update_client(
             found, settings, version=_version(), origin=_origin()))
     if errors or message:
         return _client_form({**clients.settings_of(found), **_client_settings(request.form)[0]},
@@ -576,7 +591,7 @@ def client(client_id: str) -> ResponseReturnValue:
 @bp.post("/clients/<client_id>/secret")
 def rotate_client_secret(client_id: str) -> ResponseReturnValue:
     found = _client_or_404(client_id)
-    secret, _, message = _try(lambda: clients.rotate_secret(found, origin=_origin()))
+    secret, __, message = _try(lambda: clients.rotate_secret(found, origin=_origin()))
     if message:
         return _client_form(clients.settings_of(found), client=found, error=message,
                             status=409)
@@ -599,14 +614,14 @@ def delete_client(client_id: str) -> ResponseReturnValue:
     if request.method == "POST":
         clients.delete_client(found, origin=_origin())
         return _done("admin.client_list", "deleted")
-    takes = ["every token, refresh token and code it holds: they stop working now",
-             "every consent given to it: people are asked again if it comes back",
-             "sign-ins in progress through it"]
+    takes = [_("every token, refresh token and code it holds: they stop working now"),
+             _("every consent given to it: people are asked again if it comes back"),
+             _("sign-ins in progress through it")]
     return render_template(
-        "admin/confirm.html", title=f"Delete {found.name}?", takes=takes,
+        "admin/confirm.html", title=_("Delete %(name)s?", name=found.name), takes=takes,
         action=url_for("admin.delete_client", client_id=found.client_id),
         back=url_for("admin.client", client_id=found.client_id),
-        note="Disabling it instead keeps its settings and can be undone.")
+        note=_("Disabling it instead keeps its settings and can be undone."))
 
 
 # -- APIs, roles, upstream providers --------------------------------------------------------
@@ -626,7 +641,8 @@ def api_list() -> ResponseReturnValue:
         return _apis_page(secret=_shown_once())
     ttl = request.form.get("access_token_ttl", "300").strip()
     if not (ttl.isascii() and ttl.isdigit() and len(ttl) < 10):
-        return _apis_page(errors={"access_token_ttl": "A whole number of seconds."}, status=400)
+        return _apis_page(errors={"access_token_ttl": _("A whole number of seconds.")},
+                          status=400)
     made, errors, message = _try(lambda: apis.create_api(
         _text("identifier") or "", _text("name") or "", request.form.get("scope", ""),
         access_token_alg=request.form.get("access_token_alg", "RS256"),
@@ -638,7 +654,7 @@ def api_list() -> ResponseReturnValue:
 
 @bp.post("/roles")
 def create_role() -> ResponseReturnValue:
-    _, errors, message = _try(lambda: apis.create_role(
+    __, errors, message = _try(lambda: apis.create_role(
         _text("name") or "", _words("permissions"), api=_text("api"),
         description=_text("description"), origin=_origin()))
     if errors or message:
@@ -653,7 +669,7 @@ def assign_role(role_id: str) -> ResponseReturnValue:
         abort(404)
     member = _named_user()
     if member is None:
-        return _apis_page(errors={f"role-{role.id}": "No user has this username or email."},
+        return _apis_page(errors={f"role-{role.id}": _("No user has this username or email.")},
                           status=400)
     apis.assign_role(role, user=member, origin=_origin())
     return _done("admin.api_list", "assigned")
@@ -683,7 +699,7 @@ def upstream_list() -> ResponseReturnValue:
 
 @bp.post("/upstreams/<upstream_id>/delete")
 def delete_upstream(upstream_id: str) -> ResponseReturnValue:
-    _, _, message = _try(lambda: upstreams.delete_upstream(
+    __, __, message = _try(lambda: upstreams.delete_upstream(
         upstream_id, force="force" in request.form, origin=_origin()))
     if message:
         return render_template(
@@ -713,7 +729,7 @@ def rotate_key() -> ResponseReturnValue:
 
 @bp.post("/keys/<kid>/withdraw")
 def withdraw_key(kid: str) -> ResponseReturnValue:
-    _, _, message = _try(lambda: keys.withdraw(kid, _origin()))
+    __, __, message = _try(lambda: keys.withdraw(kid, _origin()))
     if message:
         return render_template("admin/keys.html", keys=keys.states(), algs=keys.KEY_ALGS,
                                done=None, error=message), 409
@@ -748,12 +764,12 @@ def _audit_filter() -> tuple[audit.Filter, str | None]:
         try:
             moment = datetime.fromisoformat(raw)
         except ValueError:
-            return audit.Filter(), f"'{raw}' is not a date and time."
+            return audit.Filter(), _("'%(value)s' is not a date and time.", value=raw)
         try:  # the form's datetime-local is UTC; an explicit offset is honoured
             moments[name] = int((moment.replace(tzinfo=UTC) if moment.tzinfo is None
                                  else moment.astimezone(UTC)).timestamp())
         except (OverflowError, OSError, ValueError):
-            return audit.Filter(), f"'{raw}' is not a date and time."
+            return audit.Filter(), _("'%(value)s' is not a date and time.", value=raw)
     user_id = None
     if who := request.args.get("user", "").strip():
         found = accounts.find_user(who)
