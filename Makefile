@@ -31,6 +31,7 @@ translations: $(CATALOGUES)
 # After changing a page's words: extract them and add the new ones to every catalogue.
 messages: $(BIN)/.installed
 	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -k N_ --no-location --sort-output \
+	  --ignore-dirs '.* ._' \
 	  --project idp -o idp/translations/messages.pot .
 	$(BIN)/pybabel -q update -i idp/translations/messages.pot -d idp/translations \
 	  --no-fuzzy-matching --ignore-obsolete

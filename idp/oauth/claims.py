@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from ..models import Group, User
 from ..services import orgs
 
@@ -37,17 +40,17 @@ SCOPES_SUPPORTED = (
 )
 
 SCOPE_WORDS = {
-    "openid": "Confirm who you are",
-    "profile": "See your name, username, picture and language",
-    "email": "See your email address",
-    "offline_access": "Stay signed in to the application when you are away",
-    "org": "See the organization you choose and your role in it",
-    "public_metadata": "See the public information stored about you",
-    "private_metadata": "See the private information stored about you",
-    "group_names": "See the names of your groups",
-    "group_ids": "See the identifiers of your groups",
-    "roles": "See your roles and what they allow you to do",
-    "idp:admin": "Manage this identity provider: its users, applications and settings",
+    "openid": _l("Confirm who you are"),
+    "profile": _l("See your name, username, picture and language"),
+    "email": _l("See your email address"),
+    "offline_access": _l("Stay signed in to the application when you are away"),
+    "org": _l("See the organization you choose and your role in it"),
+    "public_metadata": _l("See the public information stored about you"),
+    "private_metadata": _l("See the private information stored about you"),
+    "group_names": _l("See the names of your groups"),
+    "group_ids": _l("See the identifiers of your groups"),
+    "roles": _l("See your roles and what they allow you to do"),
+    "idp:admin": _l("Manage this identity provider: its users, applications and settings"),
 }
 
 # The admin API's scope: for a client registered with it (client_credentials), or an
@@ -70,16 +73,18 @@ def is_openid(scope: str) -> bool:
 def describe_scope(scope: str) -> str:
     """A scope in plain words, for the consent page: an API's own words for its scopes."""
     if scope.startswith("grpn://"):
-        return f"See whether you belong to the group “{scope[7:]}”"
+        return _("See whether you belong to the group “%(group)s”", group=scope[7:])
     if scope.startswith("grpid://"):
-        return f"See whether you belong to the group with identifier {scope[8:]}"
+        return _("See whether you belong to the group with identifier %(group)s",
+                 group=scope[8:])
     if scope in SCOPE_WORDS:
-        return SCOPE_WORDS[scope]
+        return str(SCOPE_WORDS[scope])
     from .resources import catalog
 
     if (api := catalog().by_scope.get(scope)) is not None:
-        return api.describe(scope) or f"{api.name}: use the permission “{scope}”"
-    return f"Use the permission “{scope}”"
+        return api.describe(scope) or _("%(api)s: use the permission “%(scope)s”",
+                                        api=api.name, scope=scope)
+    return _("Use the permission “%(scope)s”", scope=scope)
 
 
 GROUP_SCOPES = ("group_names", "group_ids")

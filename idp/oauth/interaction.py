@@ -63,6 +63,7 @@ from werkzeug.wrappers import Response
 from ..clock import now
 from ..errors import error_response
 from ..extensions import db
+from ..i18n import N_
 from ..models import Client, Interaction, LoginSession, User, by_key
 from ..models.types import rowcount
 from ..services import consent, factors, orgs
@@ -166,7 +167,7 @@ def resume(interaction_id: str, person: Person) -> Response:
         return opened
     if opened.step.kind == ISSUE:
         if not _claim(opened.record):
-            return _gone("This sign-in request was already completed.")
+            return _gone(N_("This sign-in request was already completed."))
         return _answer(opened.grant, person, opened.step)
     if opened.step.kind == FORBIDDEN:
         return error_response(403, opened.step.message, "access_denied")
@@ -178,8 +179,8 @@ def open_page(interaction_id: str | None, kind: str, person: Person) -> Pending 
     page that says why it cannot go on, or the way to the step actually owed. The
     login page serves any open interaction."""
     if not interaction_id:
-        return _gone("This page is part of signing in to an application. Go back to the "
-                     "application and start again.")
+        return _gone(N_("This page is part of signing in to an application. Go back to the "
+                        "application and start again."))
     opened = _open(interaction_id, person)
     if isinstance(opened, Response) or kind == LOGIN or opened.step.kind == kind:
         return opened
@@ -215,7 +216,7 @@ def consent_given(pending: Pending) -> Response:
 def consent_refused(pending: Pending) -> Response:
     """Deny: the client hears ``access_denied``, and the interaction is used up."""
     if not _claim(pending.record):
-        return _gone("This sign-in request was already completed.")
+        return _gone(N_("This sign-in request was already completed."))
     response: Response = current_server().create_authorization_response(
         request=pending.grant.request, grant_user=None, grant=pending.grant)
     return response
@@ -347,7 +348,7 @@ def authorization_error(error: OAuth2Error, values: MultiDict[str, str]) -> Resp
     """An error before the client and its redirect URI are trusted is a page (or JSON),
     never a redirect; later ones go back to the client."""
     if isinstance(error, InvalidClientError):
-        return error_response(401, "Unknown application.", "invalid_client")
+        return error_response(401, N_("Unknown application."), "invalid_client")
     server = current_server()
     if error.redirect_uri:
         error.state = values.get("state")  # RFC 6749 §4.1.2.1: every error carries it
@@ -357,8 +358,8 @@ def authorization_error(error: OAuth2Error, values: MultiDict[str, str]) -> Resp
     client_id = values.get("client_id")
     if not client_id or server.query_client(client_id) is None:
         # Authlib checks response_type before the client: still an unknown client.
-        return error_response(401, "Unknown application.", "invalid_client")
-    return error_response(400, error.description or "Invalid request.", error.error)
+        return error_response(401, N_("Unknown application."), "invalid_client")
+    return error_response(400, error.description or N_("Invalid request."), error.error)
 
 
 # -- the record ----------------------------------------------------------------------------------
@@ -368,13 +369,13 @@ def _open(interaction_id: str, person: Person) -> Pending | Response:
     """The interaction, validated again, and the step it owes; or a page saying why not."""
     record = by_key(Interaction, interaction_id) if len(interaction_id) <= 64 else None
     if record is None or record.browser != _browser(create=False):
-        return _gone("This sign-in request is not known in this browser. Go back to the "
-                     "application and start again.")
+        return _gone(N_("This sign-in request is not known in this browser. Go back to the "
+                        "application and start again."))
     if record.completed_at is not None:
-        return _gone("This sign-in request was already completed.")
+        return _gone(N_("This sign-in request was already completed."))
     if record.expires_at <= now():
-        return _gone("This sign-in request has expired. Go back to the application and "
-                     "start again.")
+        return _gone(N_("This sign-in request has expired. Go back to the application and "
+                        "start again."))
     values: MultiDict[str, str] = MultiDict([(name, value) for name, value in record.params])
     try:
         grant = _validated(values, person.user)

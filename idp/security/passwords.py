@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from ..i18n import N_
+
 # OWASP Password Storage Cheat Sheet: m=19 MiB, t=2, p=1.
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 _DUMMY_HASH = HASHER.hash("not a password anyone has")
@@ -43,10 +45,10 @@ def needs_rehash(stored_hash: str) -> bool:
     return HASHER.check_needs_rehash(stored_hash)
 
 
-def password_problem(password: str) -> str | None:
-    """Why ``password`` is not acceptable (ASVS 6.2), or None."""
+def password_problem(password: str) -> tuple[str, dict[str, int]] | None:
+    """Why ``password`` is not acceptable (ASVS 6.2), as a message and its values, or None."""
     if len(password) < MIN_LENGTH:
-        return f"must be at least {MIN_LENGTH} characters"
+        return N_("The password must be at least %(count)d characters."), {"count": MIN_LENGTH}
     if len(password) > MAX_LENGTH:
-        return f"must be at most {MAX_LENGTH} characters"
+        return N_("The password must be at most %(count)d characters."), {"count": MAX_LENGTH}
     return None

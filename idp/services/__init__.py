@@ -4,14 +4,28 @@ from __future__ import annotations
 
 
 class ServiceError(ValueError):
-    """A rule was broken; the message says which, in words for the operator."""
+    """A rule was broken; the message says which, in words for the operator.
+
+    The message is English (logs, the command line, JSON); ``shown()`` is the same
+    in the request's language, for a page. A message with values names them as
+    gettext does: ``ServiceError("No user %(name)s.", name=name)``.
+    """
+
+    def __init__(self, message: str, **values: object) -> None:
+        super().__init__(message % values if values else message)
+        self.message, self.values = message, values
+
+    def shown(self) -> str:
+        from flask_babel import gettext
+
+        return str(gettext(self.message, **self.values))
 
 
 class FieldError(ServiceError):
     """A value is not acceptable: ``field`` names it, for a form or an API's problem."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, field: str, message: str, **values: object) -> None:
+        super().__init__(message, **values)
         self.field = field
 
 

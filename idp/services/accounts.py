@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from ..extensions import db
+from ..i18n import N_
 from ..models import User
 from ..security import passwords
 from . import FieldError, ServiceError, Taken, grants, sessions
@@ -31,16 +32,17 @@ def create_user(
     origin: Origin | None = None,
 ) -> User:
     if not USERNAME_RE.match(username):
-        raise FieldError("username",
-                         f"invalid username {username!r}: letters, digits and ._@+- only")
+        raise FieldError("username", N_("invalid username %(username)r: letters, digits and "
+                                        "._@+- only"), username=username)
     if not EMAIL_RE.match(email) or len(email) > 254:
-        raise FieldError("email", f"invalid email address {email!r}")
+        raise FieldError("email", N_("invalid email address %(email)r"), email=email)
     if password is not None and (problem := passwords.password_problem(password)):
-        raise FieldError("password", f"password {problem}")
+        raise FieldError("password", problem[0], **problem[1])
     if username_taken(username) or find_user(username):
-        raise Taken("username", f"a user with username {username!r} exists")
+        raise Taken("username", N_("a user with username %(username)r exists"),
+                    username=username)
     if find_user(email):
-        raise Taken("email", f"a user with email {email!r} exists")
+        raise Taken("email", N_("a user with email %(email)r exists"), email=email)
     user = User(
         username=username,
         email=email.lower(),
@@ -116,9 +118,9 @@ def change_password(user: User, current: str, new: str, *, keep_sid: str | None,
     and of ``offline_access`` included."""
     if not passwords.verify_password(user.password_hash, current):
         record("password.change_failed", origin, user_id=user.id)
-        raise WrongPassword("The current password is wrong.")
+        raise WrongPassword(N_("The current password is wrong."))
     if problem := passwords.password_problem(new):
-        raise ServiceError(f"The new password {problem}.")
+        raise ServiceError(problem[0], **problem[1])
     user.password_hash = passwords.hash_password(new)
     sessions.end_all_for_user(user.id, keep_sid=keep_sid, origin=origin)
     revoked = grants.all_of_user(user.id, but_sid=keep_sid)
@@ -255,7 +257,7 @@ def set_password(user: User, password: str, *, origin: Origin | None = None) -> 
     """An administrator sets a user's password: their sessions end and every grant is
     revoked, as after a password change."""
     if problem := passwords.password_problem(password):
-        raise FieldError("password", f"The password {problem}.")
+        raise FieldError("password", problem[0], **problem[1])
     user.password_hash = passwords.hash_password(password)
     sessions.end_all_for_user(user.id, origin=origin)
     revoked = grants.all_of_user(user.id)

@@ -51,6 +51,7 @@ from webauthn.helpers.structs import (
 from .. import brand
 from ..clock import now
 from ..extensions import db
+from ..i18n import N_
 from ..models import Client, Organization, Passkey, RecoveryCode, TotpFactor, User
 from ..models.types import rowcount
 from ..security import sealing
@@ -122,7 +123,7 @@ def start_totp(user: User) -> TotpEnrolment:
     """A new secret for the user's authenticator app, waiting for its first code."""
     existing = totp_of(user)
     if existing is not None and existing.confirmed_at is not None:
-        raise ServiceError("An authenticator app is already set up; remove it first.")
+        raise ServiceError(N_("An authenticator app is already set up; remove it first."))
     secret = pyotp.random_base32()  # 160 bits
     if existing is None:
         existing = TotpFactor(user_id=user.id, sealed_secret="")
@@ -157,10 +158,10 @@ def confirm_totp(user: User, code: str) -> None:
     """The first code from the app: from now on the factor counts."""
     factor = totp_of(user)
     if factor is None or factor.confirmed_at is not None:
-        raise ServiceError("Start setting up the authenticator app first.")
+        raise ServiceError(N_("Start setting up the authenticator app first."))
     step = _matching_step(sealing.unseal(TOTP_PURPOSE, factor.sealed_secret), code, now())
     if step is None:
-        raise FactorError("That code is not right. Check the time on your phone and try again.")
+        raise FactorError(N_("That code is not right. Check the time on your phone and try again."))
     factor.confirmed_at = now()
     factor.last_step = step
 
@@ -296,10 +297,11 @@ def register_passkey(user: User, credential: str, challenge: str, name: str) -> 
             credential=credential, expected_challenge=base64url_to_bytes(challenge),
             expected_rp_id=rp_id(), expected_origin=origin())
     except (WebAuthnException, ValueError, KeyError, TypeError) as error:
-        raise FactorError("The passkey could not be registered: " + _plain(error)) from None
+        raise FactorError(N_("The passkey could not be registered: %(why)s"),
+                          why=_plain(error)) from None
     credential_id = bytes_to_base64url(verified.credential_id)
     if db.session.scalar(select(Passkey.id).where(Passkey.credential_id == credential_id)):
-        raise FactorError("This passkey is already registered.")
+        raise FactorError(N_("This passkey is already registered."))
     try:
         transports = [str(t) for t in json.loads(credential)["response"].get("transports", [])]
     except (ValueError, KeyError, TypeError, AttributeError):
@@ -348,17 +350,17 @@ def verify_passkey(credential: str, challenge: str, *, user: User | None) -> Pas
         if not isinstance(raw_id, str):
             raise TypeError("rawId")
     except (ValueError, KeyError, TypeError):
-        raise FactorError("That is not a passkey answer.") from None
+        raise FactorError(N_("That is not a passkey answer.")) from None
     passkey = db.session.scalar(select(Passkey).where(Passkey.credential_id == raw_id))
     if passkey is None or (user is not None and passkey.user_id != user.id):
-        raise FactorError("This passkey is not registered here.")
+        raise FactorError(N_("This passkey is not registered here."))
     owner = db.session.get(User, passkey.user_id)
     if owner is None or owner.disabled:
-        raise FactorError("This passkey is not registered here.")
+        raise FactorError(N_("This passkey is not registered here."))
     if user is None:
         handle = json.loads(credential).get("response", {}).get("userHandle")
         if not owner.webauthn_handle or handle != owner.webauthn_handle:
-            raise FactorError("This passkey is not registered here.")
+            raise FactorError(N_("This passkey is not registered here."))
     try:
         verified = verify_authentication_response(
             credential=credential, expected_challenge=base64url_to_bytes(challenge),
@@ -367,7 +369,8 @@ def verify_passkey(credential: str, challenge: str, *, user: User | None) -> Pas
             credential_current_sign_count=passkey.sign_count,
             require_user_verification=user is None)
     except (WebAuthnException, ValueError, KeyError, TypeError) as error:
-        raise FactorError("The passkey answer was refused: " + _plain(error)) from None
+        raise FactorError(N_("The passkey answer was refused: %(why)s"),
+                          why=_plain(error)) from None
     passkey.sign_count = verified.new_sign_count
     passkey.last_used_at = now()
     return PasskeyUse(passkey, owner, verified.user_verified)
@@ -385,7 +388,7 @@ def remove_passkey(user: User, passkey_id: str) -> None:
 def _own_passkey(user: User, passkey_id: str) -> Passkey:
     passkey = db.session.get(Passkey, passkey_id) if len(passkey_id) <= 36 else None
     if passkey is None or passkey.user_id != user.id:
-        raise ServiceError("No such passkey.")
+        raise ServiceError(N_("No such passkey."))
     return passkey
 
 

@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 
 from .. import mail
 from ..extensions import db
+from ..i18n import N_
 from ..models import Organization, User
 from ..models.org import ROLES
 from ..security import links
@@ -66,14 +67,14 @@ def read(token: str) -> Invitation:
     try:
         data = links.read(PURPOSE, token, int(current_app.config["IDP_INVITE_LINK_SECONDS"]))
     except links.Expired:
-        raise BadLink("This invitation has expired. Ask for a new one.") from None
+        raise BadLink(N_("This invitation has expired. Ask for a new one.")) from None
     except links.Forged:
-        raise BadLink("This invitation link is not valid.") from None
+        raise BadLink(N_("This invitation link is not valid.")) from None
     org = db.session.get(Organization, data.get("o")) if isinstance(data.get("o"), str) \
         else None
     email, role = data.get("e"), data.get("r")
     if org is None or not isinstance(email, str) or role not in ROLES:
-        raise BadLink("The organization of this invitation no longer exists.")
+        raise BadLink(N_("The organization of this invitation no longer exists."))
     user = accounts.find_user(email)
     return Invitation(org, email, str(role), user if user and user.email == email else None)
 
@@ -85,11 +86,11 @@ def accept(token: str, origin: Origin, *, username: str | None = None,
     user = invitation.user
     if user is None:
         if password is None:
-            raise FieldError("password", "Choose a password.")
+            raise FieldError("password", N_("Choose a password."))
         user = accounts.create_user(username or "", invitation.email, password,
                                     email_verified=True, origin=origin)
     elif user.disabled:
-        raise BadLink("This account is disabled.")
+        raise BadLink(N_("This account is disabled."))
     if orgs.membership(user.id, invitation.org.id) is None:
         orgs.add_member(invitation.org, user, invitation.role, origin=origin)
         record("org.invitation_accepted", origin, user_id=user.id, org=invitation.org.slug)
@@ -105,7 +106,7 @@ def sign_up(username: str, email: str, password: str, origin: Origin) -> User:
     """An account anyone may open (``IDP_SIGNUP=open``); its address is confirmed by
     the link mailed now."""
     if signup_mode() != "open":
-        raise ServiceError("Accounts are made by invitation here.")
+        raise ServiceError(N_("Accounts are made by invitation here."))
     user = accounts.create_user(username, email, password, origin=origin)
     record("user.signed_up", origin, user_id=user.id)
     verification.send_link(user, origin)

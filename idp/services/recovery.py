@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 
 from .. import i18n, mail
 from ..extensions import db
+from ..i18n import N_
 from ..models import User
 from ..security import links, passwords, sealing
 from ..transaction import after_commit
@@ -70,20 +71,20 @@ def user_of(token: str) -> User:
     try:
         data = links.read(SALT, token, int(current_app.config["IDP_RESET_LINK_SECONDS"]))
     except links.Expired:
-        raise BadLink("This link has expired. Ask for a new one.") from None
+        raise BadLink(N_("This link has expired. Ask for a new one.")) from None
     except links.Forged:
-        raise BadLink("This link is not valid. Ask for a new one.") from None
+        raise BadLink(N_("This link is not valid. Ask for a new one.")) from None
     user = db.session.get(User, data["u"]) if isinstance(data.get("u"), str) else None
     if user is None or user.disabled or data.get("p") != _replaces(user):
-        raise BadLink("This link was used already, or the password changed since. Ask for "
-                      "a new one.")
+        raise BadLink(N_("This link was used already, or the password changed since. Ask for "
+                      "a new one."))
     return user
 
 
 def reset(token: str, password: str, origin: Origin) -> User:
     user = user_of(token)
     if problem := passwords.password_problem(password):
-        raise FieldError("password", f"The password {problem}.")
+        raise FieldError("password", problem[0], **problem[1])
     user.password_hash = passwords.hash_password(password)
     sessions.end_all_for_user(user.id, origin=origin)
     revoked = grants.all_of_user(user.id)

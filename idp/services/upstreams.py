@@ -31,6 +31,7 @@ from sqlalchemy import delete, func, select
 
 from ..clock import now
 from ..extensions import db
+from ..i18n import N_
 from ..models import GroupMember, LinkedIdentity, Passkey, Upstream, User
 from ..security import sealing
 from . import FieldError, NotFound, ServiceError, Taken, accounts, orgs
@@ -217,10 +218,11 @@ def account_for(upstream: Upstream, identity: Identity, origin: Origin, *,
         user = db.session.get(User, linked.user_id)
         if linking is not None and linked.user_id != linking.id:
             _refuse(upstream, identity, origin, "linked to another account",
-                    f"This {upstream.name} account is already linked to another account here.")
+                    N_("This %(provider)s account is already linked to another account here."),
+                    provider=upstream.name)
         if user is None or user.disabled:
             _refuse(upstream, identity, origin, "account disabled",
-                    "Your account here is disabled. Ask an administrator.")
+                    N_("Your account here is disabled. Ask an administrator."))
         linked.last_used_at = now()
         linked.email = identity.email
         _follow_organization(upstream, identity, user)
@@ -233,13 +235,14 @@ def account_for(upstream: Upstream, identity: Identity, origin: Origin, *,
         if existing is not None:
             if existing.disabled:
                 _refuse(upstream, identity, origin, "account disabled",
-                        "Your account here is disabled. Ask an administrator.")
+                        N_("Your account here is disabled. Ask an administrator."))
             return _link(upstream, identity, existing, origin, how="by verified email")
     if upstream.create_users:
         return _create(upstream, identity, origin)
     _refuse(upstream, identity, origin, "no linked account",
-            f"No account here is linked to your {upstream.name} account. Sign in another "
-            "way and link it from your account page, or ask an administrator.")
+            N_("No account here is linked to your %(provider)s account. Sign in another "
+               "way and link it from your account page, or ask an administrator."),
+            provider=upstream.name)
 
 
 def _link(upstream: Upstream, identity: Identity, user: User, origin: Origin, *,
@@ -248,7 +251,8 @@ def _link(upstream: Upstream, identity: Identity, user: User, origin: Origin, *,
         LinkedIdentity.upstream_id == upstream.id, LinkedIdentity.user_id == user.id))
     if already is not None:
         _refuse(upstream, identity, origin, "account linked to another identity",
-                f"Your account here is already linked to another {upstream.name} account.")
+                N_("Your account here is already linked to another %(provider)s account."),
+                provider=upstream.name)
     db.session.add(LinkedIdentity(upstream_id=upstream.id, subject=identity.subject,
                                   user_id=user.id, email=identity.email, last_used_at=now()))
     record("upstream.linked", origin, user_id=user.id, upstream=upstream.id, how=how)
@@ -259,12 +263,12 @@ def _link(upstream: Upstream, identity: Identity, user: User, origin: Origin, *,
 def _create(upstream: Upstream, identity: Identity, origin: Origin) -> User:
     if not identity.email or not accounts.EMAIL_RE.match(identity.email):
         _refuse(upstream, identity, origin, "no email",
-                f"{upstream.name} did not share an email address, which an account here "
-                "needs. Ask an administrator.")
+                N_("%(provider)s did not share an email address, which an account here "
+                   "needs. Ask an administrator."), provider=upstream.name)
     if accounts.find_user(identity.email) is not None:
         _refuse(upstream, identity, origin, "email taken",
-                "An account here already has your email address. Sign in to it another way "
-                "and link your account from your account page.")
+                N_("An account here already has your email address. Sign in to it another "
+                   "way and link your account from your account page."))
     user = accounts.create_user(
         _free_username(identity), identity.email, None, given_name=identity.given_name,
         family_name=identity.family_name, email_verified=identity.email_verified)
@@ -309,10 +313,10 @@ def _follow_organization(upstream: Upstream, identity: Identity, user: User) -> 
 
 
 def _refuse(upstream: Upstream, identity: Identity, origin: Origin, reason: str,
-            message: str) -> NoReturn:
+            message: str, **values: object) -> NoReturn:
     record("upstream.login_refused", origin, upstream=upstream.id, reason=reason,
            subject=identity.subject)
-    raise Refusal(message)
+    raise Refusal(message, **values)
 
 
 # -- unlinking ------------------------------------------------------------------------------
@@ -334,9 +338,9 @@ def unlink(user: User, upstream_id: str, origin: Origin) -> None:
     identity = db.session.scalar(select(LinkedIdentity).where(
         LinkedIdentity.user_id == user.id, LinkedIdentity.upstream_id == upstream_id))
     if identity is None:
-        raise ServiceError("That account is not linked.")
+        raise ServiceError(N_("That account is not linked."))
     if not _other_ways_in(user.id, but=upstream_id):
-        raise ServiceError("This is your only way to sign in: set a password or add a "
-                           "passkey first.")
+        raise ServiceError(N_("This is your only way to sign in: set a password or add a "
+                           "passkey first."))
     db.session.delete(identity)
     record("upstream.unlinked", origin, user_id=user.id, upstream=upstream_id)

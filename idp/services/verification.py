@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 
 from .. import i18n, mail
 from ..extensions import db
+from ..i18n import N_
 from ..models import User
 from ..security import links
 from ..transaction import after_commit
@@ -45,13 +46,13 @@ def verify(token: str, origin: Origin) -> User:
     try:
         data = links.read(PURPOSE, token, int(current_app.config["IDP_VERIFY_LINK_SECONDS"]))
     except links.Expired:
-        raise BadLink("This link has expired. Send yourself a new one from your "
-                      "account page.") from None
+        raise BadLink(N_("This link has expired. Send yourself a new one from your "
+                      "account page.")) from None
     except links.Forged:
-        raise BadLink("This link is not valid.") from None
+        raise BadLink(N_("This link is not valid.")) from None
     user = db.session.get(User, data["u"]) if isinstance(data.get("u"), str) else None
     if user is None or user.disabled or data.get("e") != user.email:
-        raise BadLink("This link is for an address the account no longer has.")
+        raise BadLink(N_("This link is for an address the account no longer has."))
     if not user.email_verified:
         user.email_verified = True
         record("email.verified", origin, user_id=user.id)

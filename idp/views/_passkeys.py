@@ -21,6 +21,8 @@ from werkzeug.wrappers import Response
 
 from ..clock import now
 from ..errors import error_response
+from ..i18n import N_
+from ..services import ServiceError
 from ..services.factors import Ceremony, FactorError
 
 KEY = "webauthn"
@@ -47,11 +49,11 @@ def answer(purpose: str) -> Answer:
     state = session.pop(KEY, None)
     body: Any = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("credential"), dict):
-        raise FactorError("Send the passkey's answer as JSON: {\"credential\": {...}}.")
+        raise FactorError(N_("Send the passkey's answer as JSON: {\"credential\": {...}}."))
     if not isinstance(state, dict) or state.get("purpose") != purpose \
             or not isinstance(state.get("at"), int) or now() - state["at"] > TTL:
-        raise FactorError("This passkey request has expired or was already answered. "
-                          "Try again.")
+        raise FactorError(N_("This passkey request has expired or was already answered. "
+                             "Try again."))
     name = body.get("name")
     return Answer(json.dumps(body["credential"]), str(state["challenge"]),
                   name if isinstance(name, str) else "")
@@ -62,4 +64,6 @@ def go_on(location: str) -> Response:
 
 
 def refused(problem: Exception, status: int = 400) -> Response:
-    return error_response(status, str(problem), "invalid_request", as_json=True)
+    """The passkey script shows the message: in the person's language."""
+    words = problem.shown() if isinstance(problem, ServiceError) else str(problem)
+    return error_response(status, words, "invalid_request", as_json=True)

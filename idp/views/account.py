@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import login_required
 
 from ..forms.auth import ActionForm, ChangePasswordForm, ProviderForm
@@ -44,15 +45,14 @@ def _page(password_form: ChangePasswordForm | None = None, message: str | None =
 @bp.get("")
 @login_required
 def index() -> ResponseReturnValue:
-    return _page(message={"password": "Your password was changed. Your other sessions were "
-                                      "ended, and applications signed in with the old password "
-                                      "must sign in again.",
-                          "revoked": "Access withdrawn.",
-                          "linked": "Linked. You can sign in with it from now on.",
-                          "unlinked": "Unlinked.",
-                          "ended": "Session ended.",
-                          "verify": "A confirmation link is on its way to your address."}
-                 .get(request.args.get("done", "")))
+    done = {"password": _("Your password was changed. Your other sessions were ended, and "
+                          "applications signed in with the old password must sign in again."),
+            "revoked": _("Access withdrawn."),
+            "linked": _("Linked. You can sign in with it from now on."),
+            "unlinked": _("Unlinked."),
+            "ended": _("Session ended."),
+            "verify": _("A confirmation link is on its way to your address.")}
+    return _page(message=done.get(request.args.get("done", "")))
 
 
 @bp.post("/password")
@@ -75,7 +75,7 @@ def change_password() -> ResponseReturnValue:
     try:
         changed = ratelimit.checked_password(user.username, change)
     except ServiceError as problem:
-        return _page(form, error=str(problem), status=400)
+        return _page(form, error=problem.shown(), status=400)
     if not changed:
         return _page(form, error="The current password is wrong.", status=400)
     return see_other(url_for("account.index", done="password"))
@@ -86,7 +86,7 @@ def change_password() -> ResponseReturnValue:
 def revoke_consent(client_id: str) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
-    user, _ = signed_in_now()
+    user, _session = signed_in_now()
     if not consent.revoke(user, client_id, origin()):
         abort(404)
     return see_other(url_for("account.index", done="revoked"))
@@ -112,7 +112,7 @@ def revoke_acting(grant_id: str) -> ResponseReturnValue:
     """Stop an application acting for the user (a token exchange) and what it derived."""
     if not ActionForm().validate_on_submit():
         abort(400)
-    user, _ = signed_in_now()
+    user, _session = signed_in_now()
     if grant_id not in {g.id for g, _actor, _subject in grants.acting_for(user.id)}:
         abort(404)
     grants.revoke_grant(grant_id)
@@ -126,9 +126,9 @@ def unlink_upstream(upstream_id: str) -> ResponseReturnValue:
     """Stop signing in with an upstream account (never the last way in)."""
     if not ActionForm().validate_on_submit():
         abort(400)
-    user, _ = signed_in_now()
+    user, _session = signed_in_now()
     try:
         upstreams.unlink(user, upstream_id, origin())
     except ServiceError as problem:
-        return _page(error=str(problem), status=400)
+        return _page(error=problem.shown(), status=400)
     return see_other(url_for("account.index", done="unlinked"))

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import logout_user
 from werkzeug.wrappers import Response
 
 from ..errors import error_response
 from ..forms.auth import CodeForm, LoginForm, LogoutForm, ProviderForm
+from ..i18n import N_
 from ..models import User
 from ..oauth import interaction
 from ..security import ratelimit
@@ -62,13 +64,13 @@ def login() -> ResponseReturnValue:
     error = None
     password_login = bool(current_app.config["IDP_PASSWORD_LOGIN"])
     if request.method == "POST" and not password_login:
-        return error_response(400, "Signing in with a password is turned off here.",
+        return error_response(400, N_("Signing in with a password is turned off here."),
                               as_json=False)
     if form.validate_on_submit():
         user = ratelimit.checked_password(form.username.data, lambda: accounts.authenticate(
             form.username.data, form.password.data, origin()))
         if user is None:
-            error = "Wrong username or password."
+            error = _("Wrong username or password.")
         else:
             return first_factor_proven(user, ["pwd"], pending, form.next.data)
     return render_template(
@@ -97,7 +99,7 @@ def second_factor() -> ResponseReturnValue:
         amr = ratelimit.checked_password(user.username, lambda: _code_amr(user, form.code.data))
         if amr:
             return _proven(user, amr, pending)
-        error = "That code is not right. Codes change every 30 seconds; each works once."
+        error = _("That code is not right. Codes change every 30 seconds; each works once.")
         audit.record("login.second_factor_failed", origin(), user_id=user.id)
     status = 401 if error else 400 if request.method == "POST" else 200
     has_totp = factors.totp_of(user)
@@ -120,7 +122,7 @@ def second_factor_passkey() -> ResponseReturnValue:
     """A passkey as the second factor: ``?options`` for the challenge, then the answer."""
     user = _second_factor_user()
     if user is None:
-        return _passkeys.refused(factors.FactorError("Sign in with your password first."))
+        return _passkeys.refused(factors.FactorError(N_("Sign in with your password first.")))
     if "options" in request.args:
         return _passkeys.options("second factor", factors.authentication_options(user))
     pending = pending_for(interaction.LOGIN if half_signed_in() else interaction.SECOND_FACTOR)
@@ -208,7 +210,7 @@ def _proven(user: User, amr: list[str], pending: interaction.Pending | None) -> 
         session.pop(HALF, None)
         return signed_in_to(pending, sign_in(user, [*half.amr, *amr, "mfa"], pending),
                             safe_next())
-    _, login_session = signed_in()
+    _user, login_session = signed_in()
     assert login_session is not None  # _second_factor_user said so
     sessions.strengthen(login_session, amr, origin())
     if pending is not None:
@@ -220,7 +222,7 @@ def _nothing_owed(pending: interaction.Pending | None) -> Response:
     """No second factor is owed here: on to the step actually owed, or the login."""
     if pending is not None:
         return see_other(url_for("oauth.resume", interaction_id=pending.id))
-    user, _ = signed_in()
+    user, _session = signed_in()
     if user is not None:
         return see_other(safe_next() or url_for("auth.index"))
     return see_other(url_for("auth.login", next=safe_next()))
@@ -239,7 +241,8 @@ def _as_json(page: Response) -> Response:
     if page.location:
         return _passkeys.go_on(page.location)
     return _passkeys.refused(factors.FactorError(
-        "This sign-in request is no longer open. Go back to the application and start again."))
+        N_("This sign-in request is no longer open. Go back to the application and start "
+           "again.")))
 
 
 def _second_factor_account() -> str:

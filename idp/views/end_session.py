@@ -8,6 +8,7 @@ from flask_login import logout_user
 
 from ..errors import error_response
 from ..extensions import csrf
+from ..i18n import N_
 from ..oauth import end_session as rules
 from ..oauth.server import current_server
 from ..services import sessions
@@ -27,7 +28,7 @@ def end_session():
     try:
         validated = current_server().validate_endpoint_request("end_session")
     except OAuth2Error as error:
-        return error_response(400, error.description or "Invalid logout request.", error.error,
+        return error_response(400, error.description or N_("Invalid logout request."), error.error,
                               as_json=False)
     user, login_session = signed_in()
     client = validated.client

@@ -24,6 +24,8 @@ from typing import Any
 import segno
 from flask import Blueprint, abort, current_app, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from markupsafe import Markup
 from werkzeug.wrappers import Response
@@ -42,12 +44,12 @@ bp = Blueprint("factors", __name__, url_prefix="/account/mfa")
 CODES_TO_SHOW = "recovery_codes"  # the browser's session key: new codes, sealed, shown once
 SHOWING = "recovery codes shown once"
 DONE = {
-    "totp": "Your authenticator app is set up.",
-    "totp_removed": "The authenticator app was removed.",
-    "passkey": "Your passkey is registered.",
-    "renamed": "Renamed.",
-    "passkey_removed": "The passkey was removed.",
-    "codes": "New recovery codes were made; the old ones no longer work.",
+    "totp": _l("Your authenticator app is set up."),
+    "totp_removed": _l("The authenticator app was removed."),
+    "passkey": _l("Your passkey is registered."),
+    "renamed": _l("Renamed."),
+    "passkey_removed": _l("The passkey was removed."),
+    "codes": _l("New recovery codes were made; the old ones no longer work."),
 }
 
 
@@ -75,11 +77,11 @@ def index() -> ResponseReturnValue:
 def start_totp() -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
-    user, _ = signed_in_now()
+    user, _session = signed_in_now()
     try:
         factors.start_totp(user)
     except ServiceError as problem:
-        return _page(error=str(problem), status=400)
+        return _page(error=problem.shown(), status=400)
     return see_other(_here())
 
 
@@ -90,14 +92,14 @@ def confirm_totp() -> ResponseReturnValue:
     form = CodeForm()
     if not form.validate_on_submit():
         return _page(code_form=form, status=400)
-    user, _ = signed_in_now()
+    user, _session = signed_in_now()
     try:
         confirmed = ratelimit.checked_password(user.username,
                                                lambda: _confirmed(user, form.code.data))
     except ServiceError as problem:  # nothing to confirm
-        return _page(code_form=form, error=str(problem), status=400)
+        return _page(code_form=form, error=problem.shown(), status=400)
     if not confirmed:
-        return _page(code_form=form, status=400, error=(
+        return _page(code_form=form, status=400, error=_(
             "That code is not right. Check that the time on your phone is correct, "
             "and type the code the app shows now."))
     _enrolled(user, ["otp"], "mfa.totp_added")
@@ -109,7 +111,7 @@ def confirm_totp() -> ResponseReturnValue:
 def remove_totp() -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
-    user, _ = signed_in_now()
+    user, _session = signed_in_now()
     if (stale := _needs_fresh_sign_in(user, last=factors.factor_count(user) <= 1)):
         return stale
     if factors.remove_totp(user):
@@ -121,7 +123,7 @@ def remove_totp() -> ResponseReturnValue:
 @managing
 def register_passkey() -> ResponseReturnValue:
     """``?options`` for the browser's ``navigator.credentials.create``, then its answer."""
-    user, _ = signed_in_now()
+    user, _session = signed_in_now()
     if "options" in request.args:
         return _passkeys.options("registration", factors.registration_options(user))
     try:
@@ -139,8 +141,8 @@ def register_passkey() -> ResponseReturnValue:
 def rename_passkey(passkey_id: str) -> ResponseReturnValue:
     form = PasskeyNameForm()
     if not form.validate_on_submit():
-        return _page(error="Give the passkey a name (up to 100 characters).", status=400)
-    user, _ = signed_in_now()
+        return _page(error=_("Give the passkey a name (up to 100 characters)."), status=400)
+    user, _session = signed_in_now()
     try:
         factors.rename_passkey(user, passkey_id, form.name.data)
     except ServiceError:
@@ -154,7 +156,7 @@ def rename_passkey(passkey_id: str) -> ResponseReturnValue:
 def remove_passkey(passkey_id: str) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
-    user, _ = signed_in_now()
+    user, _session = signed_in_now()
     if (stale := _needs_fresh_sign_in(user, last=factors.factor_count(user) <= 1)):
         return stale
     try:
@@ -170,9 +172,9 @@ def remove_passkey(passkey_id: str) -> ResponseReturnValue:
 def new_recovery_codes() -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
-    user, _ = signed_in_now()
+    user, _session = signed_in_now()
     if not factors.has_second_factor(user):
-        return _page(error="Set up an authenticator app or a passkey first.", status=400)
+        return _page(error=_("Set up an authenticator app or a passkey first."), status=400)
     if (stale := _needs_fresh_sign_in(user, last=factors.has_recovery_codes(user))):
         return stale
     _show_once(factors.regenerate_recovery_codes(user))
@@ -185,7 +187,7 @@ def new_recovery_codes() -> ResponseReturnValue:
 
 def _page(code_form: CodeForm | None = None, message: str | None = None,
           error: str | None = None, status: int = 200) -> ResponseReturnValue:
-    user, _ = signed_in_now()
+    user, _session = signed_in_now()
     pending = _pending()
     totp = factors.totp_of(user)
     # The interaction that sent the user here, once a factor is set up, goes on.
@@ -234,7 +236,7 @@ def _confirmed(user: User, code: str) -> bool:
 
 def _enrolled(user: User, amr: list[str], tag: str, **details: str) -> None:
     """A factor was added: it counts for this session; the first brings recovery codes."""
-    _, login_session = signed_in_now()
+    _user, login_session = signed_in_now()
     if not factors.has_recovery_codes(user):
         _show_once(factors.regenerate_recovery_codes(user))
     sessions.strengthen(login_session, amr, origin())
@@ -242,7 +244,7 @@ def _enrolled(user: User, amr: list[str], tag: str, **details: str) -> None:
 
 
 def _removed(user: User, tag: str, **details: str) -> None:
-    _, login_session = signed_in_now()
+    _user, login_session = signed_in_now()
     if not factors.has_second_factor(user):
         factors.remove_recovery_codes(user)
     sessions.end_all_for_user(user.id, keep_sid=login_session.sid, origin=origin())
@@ -250,7 +252,7 @@ def _removed(user: User, tag: str, **details: str) -> None:
 
 
 def _needs_fresh_sign_in(user: User, *, last: bool) -> Response | None:
-    _, login_session = signed_in_now()
+    _user, login_session = signed_in_now()
     if not last or now() - login_session.auth_time <= int(
             current_app.config["IDP_REAUTH_SECONDS"]):
         return None

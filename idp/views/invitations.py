@@ -25,7 +25,7 @@ bp = Blueprint("invitations", __name__)
 def _field_error(form: FlaskForm, error: FieldError) -> None:
     field: Field | None = getattr(form, error.field, None)
     if field is not None:
-        field.errors = [str(error)]
+        field.errors = [error.shown()]
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
@@ -33,7 +33,7 @@ def accept(token: str) -> ResponseReturnValue:
     try:
         invitation = invitations.read(token)
     except invitations.BadLink as problem:
-        return render_template("auth/reset_bad.html", message=str(problem), retry=False), 400
+        return render_template("auth/reset_bad.html", message=problem.shown(), retry=False), 400
     joining = invitation.user is not None  # an account has the address: only join
     form = ActionForm() if joining else AcceptInvitationForm()
     if form.validate_on_submit():
@@ -46,7 +46,7 @@ def accept(token: str) -> ResponseReturnValue:
         except FieldError as problem:
             _field_error(form, problem)
         except ServiceError as problem:
-            return render_template("auth/reset_bad.html", message=str(problem),
+            return render_template("auth/reset_bad.html", message=problem.shown(),
                                    retry=False), 400
         else:
             return redirect(url_for("auth.login", reason="joined"), 303)

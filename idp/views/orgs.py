@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from ..forms.auth import SelectOrgForm
@@ -29,7 +30,7 @@ def select_org():
             audit.record("org.selected", origin(), user_id=user.id,
                          client_id=pending.client.client_id, org_id=chosen.org_id)
             return interaction.org_chosen(pending, chosen.org_id)
-        error = "Choose one of your organizations."
+        error = _("Choose one of your organizations.")
     return render_template("orgs/select.html", form=form, memberships=memberships,
                            client=pending.client, user=user, error=error,
                            interaction=pending.id), 400 if error else 200

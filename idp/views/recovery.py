@@ -37,13 +37,13 @@ def reset(token: str) -> ResponseReturnValue:
     try:
         user = recovery.user_of(token)
     except recovery.BadLink as problem:
-        return render_template("auth/reset_bad.html", message=str(problem)), 400
+        return render_template("auth/reset_bad.html", message=problem.shown()), 400
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
             recovery.reset(token, form.password.data, origin())
         except FieldError as problem:
-            form.password.errors = [str(problem)]
+            form.password.errors = [problem.shown()]
         else:
             renew_session()
             return redirect(url_for("auth.login", reason="reset"), 303)

@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 
 from ..errors import error_response
 from ..forms.auth import ProviderForm
+from ..i18n import N_
 from ..models import Upstream
 from ..oauth import interaction
 from ..oauth.upstream_client import UpstreamFailure, finish, start
@@ -36,7 +37,7 @@ def start_from_page() -> ResponseReturnValue:
         abort(400)
     upstream = _upstream(form.provider.data)
     if form.link.data:
-        user, _ = signed_in()
+        user, _session = signed_in()
         if user is None:
             return see_other(url_for("auth.login", next=url_for("account.index")))
         return _start(upstream, {"link": user.id})
@@ -54,8 +55,8 @@ def start_for_interaction(upstream_id: str) -> ResponseReturnValue:
     upstream = _upstream(upstream_id)
     pending = pending_for(interaction.LOGIN)
     if pending is None:
-        return error_response(400, "This page is part of signing in to an application. Go "
-                              "back to the application and start again.", as_json=False)
+        return error_response(400, N_("This page is part of signing in to an application. "
+                                 "Go back to the application and start again."), as_json=False)
     if isinstance(pending, Response):
         return pending
     return _start(upstream, {"interaction": pending.id})
@@ -69,14 +70,14 @@ def callback(upstream_id: str) -> ResponseReturnValue:
     except UpstreamFailure as failure:
         return _failed(upstream, failure)
     if link := carry.get("link"):
-        user, _ = signed_in()
+        user, _session = signed_in()
         if user is None or user.id != link:
             return _failed(upstream, UpstreamFailure(
-                "link by another browser session", "Sign in again, then link the account."))
+                "link by another browser session", N_("Sign in again, then link the account.")))
         try:
             upstreams.account_for(upstream, identity, origin(), linking=user)
         except upstreams.Refusal as refusal:
-            return error_response(403, str(refusal), as_json=False)
+            return error_response(403, refusal.shown(), as_json=False)
         return see_other(url_for("account.index", done="linked"))
     pending: interaction.Pending | None = None
     if interaction_id := carry.get("interaction"):
@@ -87,7 +88,7 @@ def callback(upstream_id: str) -> ResponseReturnValue:
     try:
         user = upstreams.account_for(upstream, identity, origin())
     except upstreams.Refusal as refusal:
-        return error_response(403, str(refusal), as_json=False)
+        return error_response(403, refusal.shown(), as_json=False)
     return first_factor_proven(user, upstreams.amr_of(identity), pending,
                                carry.get("next"))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import login_required
 
 from ..forms.auth import ActionForm
@@ -19,8 +20,8 @@ def verify(token: str) -> ResponseReturnValue:
     try:
         user = verification.verify(token, origin())
     except verification.BadLink as problem:
-        return render_template("auth/reset_bad.html", message=str(problem),
-                               title="This link does not work", retry=False), 400
+        return render_template("auth/reset_bad.html", message=problem.shown(),
+                               title=_("This link does not work"), retry=False), 400
     return render_template("auth/verified.html", user=user)
 
 
@@ -29,7 +30,7 @@ def verify(token: str) -> ResponseReturnValue:
 def send() -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
-    user, _ = signed_in_now()
+    user, _session = signed_in_now()
     if not user.email_verified:
         verification.send_link(user, origin())
     return see_other(url_for("account.index", done="verify"))
