@@ -49,7 +49,8 @@ run: install
 
 # Debian's chromium drives the browser tests (Playwright cannot download one here),
 # and Debian's nginx is the reverse proxy one live test runs behind;
-# node-oidc-provider (tests/upstream, from npm) is the upstream provider the tests sign in through.
+# node-oidc-provider (tests/upstream, from npm) is the upstream provider the tests sign in through,
+# and axe-core (the same package) checks every page's accessibility in chromium.
 test-deps:
 	@missing=""; \
 	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
@@ -59,7 +60,7 @@ test-deps:
 	    echo "installing Debian's$$missing for the tests"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  fi
-	@test -d tests/upstream/node_modules/oidc-provider || \
+	@test -d tests/upstream/node_modules/oidc-provider -a -d tests/upstream/node_modules/axe-core || \
 	  (cd tests/upstream && npm ci --no-audit --no-fund --silent)
 
 test: install test-deps

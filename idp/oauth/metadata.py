@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import current_app, url_for
 
+from ..i18n import LANGUAGES
 from .claims import SCOPE_CLAIMS, SCOPES_SUPPORTED
 from .id_token import ID_TOKEN_ALGS
 from .keys import SIGNING_ALGS
@@ -59,6 +60,7 @@ def document() -> dict[str, Any]:
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": claims,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "ui_locales_supported": list(LANGUAGES),  # the pages' languages (ui_locales)
         "acr_values_supported": ["1", "2"],  # one factor, two (services.factors)
         "access_token_signing_alg_values_supported": sorted(SIGNING_ALGS),
         "resource_indicators_supported": True,  # RFC 8707 ``resource``, repeatable

@@ -6,44 +6,24 @@ app's background sender; the tests read it there and follow its link."""
 from __future__ import annotations
 
 import re
-import socket
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from idp.extensions import db
 from idp.models import AuditEvent, LoginSession
 
 from ..helpers import PASSWORD, OAuthClient, csrf_token
+from ..mailbox import smtp_inbox
 
 NEW = "a brand new password"
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):  # aiosmtpd calls it so
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
 @pytest.fixture
 def inbox():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    mailbox = Inbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    mailbox.url = f"smtp://127.0.0.1:{port}"
-    try:
+    with smtp_inbox() as mailbox:
         yield mailbox
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
