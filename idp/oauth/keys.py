@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 
 from ..clock import now
 from ..extensions import db
+from ..i18n import N_
 from ..models import Client, SigningKey
 from ..services.audit import Origin, changed
 
@@ -92,11 +93,11 @@ def withdraw(kid: str, origin: Origin | None = None) -> SigningKey:
     if key is None:
         from ..services import NotFound
 
-        raise NotFound(f"no key {kid!r}")
+        raise NotFound(N_("no key %(kid)r"), kid=kid)
     if key.retired_at is None:
         from ..services import ServiceError
 
-        raise ServiceError("This key is current; rotate its algorithm first.")
+        raise ServiceError(N_("This key is current; rotate its algorithm first."))
     key.retired_at = 1  # long before any publication window
     store().invalidate()
     changed("key.withdrawn", origin, kid=kid, alg=key.alg)

@@ -35,6 +35,7 @@ from flask import current_app, request, session
 from joserfc.errors import JoseError
 from werkzeug.wrappers import Response
 
+from ..i18n import N_
 from ..models import Upstream
 from ..security import sealing
 from ..services.upstreams import SECRET_PURPOSE, Identity, mapped_identity
@@ -48,13 +49,22 @@ _clients: dict[tuple[str | int | None, ...], tuple[FlaskOAuth2App, float]] = {}
 
 class UpstreamFailure(Exception):
     """The upstream sign-in did not work: ``reason`` for the audit log, ``message``
-    for the person, ``status`` for the page."""
+    for the person, ``status`` for the page.
 
-    def __init__(self, reason: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
+    ``message`` is English, with its ``values`` named as gettext does (as in
+    ``ServiceError``); ``shown()`` is the same in the request's language."""
+
+    def __init__(self, reason: str, message: str, status: int = 400,
+                 **values: object) -> None:
+        super().__init__(message % values if values else message)
         self.reason = reason
-        self.message = message
+        self.message, self.values = message, values
         self.status = status
+
+    def shown(self) -> str:
+        from flask_babel import gettext
+
+        return str(gettext(self.message, **self.values))
 
 
 def trust_store() -> str | bool:
@@ -99,21 +109,25 @@ def finish(upstream: Upstream, args: dict[str, str]) -> tuple[Identity, dict[str
     if stored is not None:
         client.framework.clear_state_data(session, state)  # used once, whatever follows
     if (refused := args.get("error")) is not None:
+        if refused == "access_denied":
+            raise UpstreamFailure(
+                f"upstream error: {refused[:64]}",
+                N_("%(provider)s did not sign you in (you did not allow it)."),
+                provider=upstream.name)
         raise UpstreamFailure(
-            f"upstream error: {refused[:64]}",
-            f"{upstream.name} did not sign you in"
-            + (" (you did not allow it)." if refused == "access_denied"
-               else f" ({refused[:64]})."))
+            f"upstream error: {refused[:64]}", N_("%(provider)s did not sign you in (%(error)s)."),
+            provider=upstream.name, error=refused[:64])
     if stored is None:
-        raise UpstreamFailure("bad or used state", "This sign-in has expired or was already "
-                              "used. Go back and start again.")
+        raise UpstreamFailure("bad or used state", N_("This sign-in has expired or was already "
+                                                      "used. Go back and start again."))
     carry = stored.get(CARRY) or {}
     try:
         metadata = client.load_server_metadata()
         _check_iss(upstream, metadata, args.get("iss"))
         code = args.get("code")
         if not code:
-            raise UpstreamFailure("no code", f"{upstream.name} sent no authorization code.")
+            raise UpstreamFailure("no code", N_("%(provider)s sent no authorization code."),
+                                  provider=upstream.name)
         token = client.fetch_access_token(redirect_uri=stored["redirect_uri"], code=code,
                                           code_verifier=stored.get("code_verifier"))
         claims = _claims(upstream, client, token, stored.get("nonce"))
@@ -121,16 +135,18 @@ def finish(upstream: Upstream, args: dict[str, str]) -> tuple[Identity, dict[str
         raise
     except OAuthError as error:
         raise UpstreamFailure(f"token endpoint: {error.error}",
-                              f"{upstream.name} refused to complete the sign-in.") from None
+                              N_("%(provider)s refused to complete the sign-in."),
+                              provider=upstream.name) from None
     except requests.RequestException as error:
         raise _unreachable(upstream, error) from None
     except (JoseError, ValueError, KeyError, TypeError) as error:
         raise UpstreamFailure(f"id token: {type(error).__name__}: {str(error)[:120]}",
-                              f"The answer from {upstream.name} could not be trusted, so "
-                              "nobody was signed in.") from None
+                              N_("The answer from %(provider)s could not be trusted, so "
+                                 "nobody was signed in."), provider=upstream.name) from None
     identity = mapped_identity(upstream, claims)
     if identity is None:
-        raise UpstreamFailure("no subject", f"{upstream.name} did not say who you are.")
+        raise UpstreamFailure("no subject", N_("%(provider)s did not say who you are."),
+                              provider=upstream.name)
     return identity, carry
 
 
@@ -180,8 +196,8 @@ class _Checked(FlaskOAuth2App):
                 self.server_metadata.pop("_loaded_at", None)  # not kept: read it again
                 raise UpstreamFailure(
                     "discovery issuer mismatch",
-                    "The sign-in service is not configured correctly (its discovery "
-                    "document names another issuer). Tell an administrator.", 502)
+                    N_("The sign-in service is not configured correctly (its discovery "
+                       "document names another issuer). Tell an administrator."), 502)
             algs = [a for a in metadata.get("id_token_signing_alg_values_supported") or ["RS256"]
                     if a != "none"]
             metadata["id_token_signing_alg_values_supported"] = algs or ["RS256"]
@@ -193,12 +209,14 @@ def _check_iss(upstream: Upstream, metadata: dict[str, Any], iss: str | None) ->
         return
     if iss is None:
         if metadata.get("authorization_response_iss_parameter_supported"):
-            raise UpstreamFailure("iss missing", "The answer from the sign-in service was "
-                                  "incomplete, so nobody was signed in. Start again.")
+            raise UpstreamFailure("iss missing", N_("The answer from the sign-in service was "
+                                                 "incomplete, so nobody was signed in. Start "
+                                                 "again."))
         return
     if iss != upstream.issuer:
-        raise UpstreamFailure("iss mismatch", "The answer came from another sign-in service "
-                              "than the one asked, so nobody was signed in.")
+        raise UpstreamFailure("iss mismatch", N_("The answer came from another sign-in service "
+                                                 "than the one asked, so nobody was signed "
+                                                 "in."))
 
 
 def _claims(upstream: Upstream, client: FlaskOAuth2App, token: dict[str, Any],
@@ -213,7 +231,8 @@ def _claims(upstream: Upstream, client: FlaskOAuth2App, token: dict[str, Any],
             raise ValueError("UserInfo is not a JSON object")
         return claims
     if "id_token" not in token or not nonce:
-        raise UpstreamFailure("no id token", f"{upstream.name} sent no ID token.")
+        raise UpstreamFailure("no id token", N_("%(provider)s sent no ID token."),
+                              provider=upstream.name)
     claims = dict(client.parse_id_token(token, nonce=nonce, leeway=60))
     if "email" not in claims and client.load_server_metadata().get("userinfo_endpoint"):
         info = client.userinfo(token=token)
@@ -225,5 +244,5 @@ def _claims(upstream: Upstream, client: FlaskOAuth2App, token: dict[str, Any],
 
 def _unreachable(upstream: Upstream, error: Exception) -> UpstreamFailure:
     return UpstreamFailure(f"unreachable: {type(error).__name__}",
-                           f"{upstream.name} is not answering. Try again in a little while.",
-                           502)
+                           N_("%(provider)s is not answering. Try again in a little while."),
+                           502, provider=upstream.name)

@@ -82,7 +82,7 @@ def find_user(identifier: str) -> User | None:
 def require_user(identifier: str) -> User:
     user = find_user(identifier)
     if user is None:
-        raise ServiceError(f"no user {identifier!r}")
+        raise ServiceError(N_("no user %(identifier)r"), identifier=identifier)
     return user
 
 
@@ -164,7 +164,8 @@ def update_user(user: User, changes: dict[str, Any], *, version: int | None = No
     """Edit a user's profile and metadata (``PROFILE_FIELDS``); raises ``FieldError``."""
     unknown = set(changes) - set(PROFILE_FIELDS)
     if unknown:
-        raise FieldError(sorted(unknown)[0], f"{sorted(unknown)[0]!r} cannot be changed here")
+        raise FieldError(sorted(unknown)[0], N_("%(name)r cannot be changed here"),
+                         name=sorted(unknown)[0])
     values = {name: _checked(user, name, value) for name, value in changes.items()}
     claim_version(User, user.id, version)
     for name, value in values.items():
@@ -177,54 +178,55 @@ def _checked(user: User, name: str, value: Any) -> Any:
     """One profile field's new value, checked (rules of ``create_user``)."""
     if name in METADATA_FIELDS:
         if not isinstance(value, dict):
-            raise FieldError(name, "must be a JSON object")
+            raise FieldError(name, N_("must be a JSON object"))
         try:
             json.dumps(value, allow_nan=False)
         except ValueError:
-            raise FieldError(name, "NaN and Infinity are not JSON (RFC 8259)") from None
+            raise FieldError(name, N_("NaN and Infinity are not JSON (RFC 8259)")) from None
         if len(json.dumps(value)) > MAX_METADATA_BYTES:
-            raise FieldError(name, f"must be at most {MAX_METADATA_BYTES} bytes of JSON")
+            raise FieldError(name, N_("must be at most %(count)d bytes of JSON"),
+                             count=MAX_METADATA_BYTES)
         return value
     if name == "email_verified":
         if not isinstance(value, bool):
-            raise FieldError(name, "must be true or false")
+            raise FieldError(name, N_("must be true or false"))
         return value
     if value is not None and not isinstance(value, str):
-        raise FieldError(name, "must be text")
+        raise FieldError(name, N_("must be text"))
     text = (value or "").strip()
     if name == "username":
         if not USERNAME_RE.match(text):
-            raise FieldError(name, "letters, digits and ._@+- only, at most 150")
+            raise FieldError(name, N_("letters, digits and ._@+- only, at most 150"))
         other = find_user(text)
         if (other is not None and other.id != user.id) or username_taken(text, but=user.id):
-            raise Taken(name, "another user has this username")
+            raise Taken(name, N_("another user has this username"))
         return text
     if name == "email":
         if not EMAIL_RE.match(text) or len(text) > 254:
-            raise FieldError(name, "is not an email address")
+            raise FieldError(name, N_("is not an email address"))
         other = find_user(text)
         if other is not None and other.id != user.id:
-            raise Taken(name, "another user has this email address")
+            raise Taken(name, N_("another user has this email address"))
         return text.lower()
     if name == "locale":
         if text and not LOCALE_RE.match(text):
-            raise FieldError(name, "must be a language tag such as en or de-CH")
+            raise FieldError(name, N_("must be a language tag such as en or de-CH"))
         return text or None
     if name == "picture":
         if text and not text.startswith(("https://", "http://")):
-            raise FieldError(name, "must be an http(s) URL")
+            raise FieldError(name, N_("must be an http(s) URL"))
         return text[:2048] or None
     if len(text) > 150:
-        raise FieldError(name, "at most 150 characters")
+        raise FieldError(name, N_("at most 150 characters"))
     return text or None
 
 
 def set_disabled(user: User, disabled: bool, *, origin: Origin | None = None) -> None:
     """Disable (sessions end, grants are revoked) or enable a user."""
     if disabled and _is_self(user, origin):
-        raise ServiceError("You cannot disable yourself.")
+        raise ServiceError(N_("You cannot disable yourself."))
     if disabled and user.admin and _last_admin(user):
-        raise ServiceError("This is the last administrator; make another one first.")
+        raise ServiceError(N_("This is the last administrator; make another one first."))
     if user.disabled == disabled:
         return
     user.disabled = disabled
@@ -236,7 +238,7 @@ def set_disabled(user: User, disabled: bool, *, origin: Origin | None = None) ->
 
 def set_admin(user: User, admin: bool, *, origin: Origin | None = None) -> None:
     if not admin and user.admin and _last_admin(user):
-        raise ServiceError("This is the last administrator; make another one first.")
+        raise ServiceError(N_("This is the last administrator; make another one first."))
     if user.admin == admin:
         return
     user.admin = admin
@@ -268,9 +270,9 @@ def delete_user(user: User, *, origin: Origin | None = None) -> None:
     """Delete a user and what is theirs (sessions, grants, consents, memberships,
     factors, linked identities)."""
     if _is_self(user, origin):
-        raise ServiceError("You cannot delete yourself.")
+        raise ServiceError(N_("You cannot delete yourself."))
     if user.admin and _last_admin(user):
-        raise ServiceError("This is the last administrator; make another one first.")
+        raise ServiceError(N_("This is the last administrator; make another one first."))
     sessions.end_all_for_user(user.id, origin=origin)
     grants.all_of_user(user.id)
     changed("user.deleted", origin, user_id=user.id, username=user.username)

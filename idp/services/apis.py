@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Select, or_, select
 
 from ..extensions import db
+from ..i18n import N_
 from ..models import Api, Client, GroupMember, Role, RoleAssignment, User
 from ..security import opaque
 from . import FieldError, ServiceError, Taken
@@ -53,29 +54,32 @@ def create_api(identifier: str, name: str, scope: str, *,
     from ..oauth.claims import SCOPES_SUPPORTED
 
     if problem := identifier_problem(identifier):
-        raise FieldError("identifier", f"API identifier {identifier!r} {problem}")
+        raise FieldError("identifier", N_("API identifier %(identifier)r %(problem)s"),
+                         identifier=identifier, problem=problem)
     if find_api(identifier):
-        raise Taken("identifier", f"an API {identifier!r} exists")
+        raise Taken("identifier", N_("an API %(identifier)r exists"), identifier=identifier)
     if not name.strip() or len(name) > 200:
-        raise FieldError("name", "the API needs a name of at most 200 characters")
+        raise FieldError("name", N_("the API needs a name of at most 200 characters"))
     if access_token_alg not in ACCESS_TOKEN_ALGS:
-        raise FieldError("access_token_alg", "access token algorithm must be one of "
-                         f"{', '.join(ACCESS_TOKEN_ALGS)}")
+        raise FieldError("access_token_alg", N_("access token algorithm must be one of "
+                                                 "%(algs)s"), algs=", ".join(ACCESS_TOKEN_ALGS))
     if not 1 <= access_token_ttl <= MAX_TTL:
         raise FieldError("access_token_ttl",
-                         f"access token lifetime must be 1 to {MAX_TTL} seconds")
+                         N_("access token lifetime must be 1 to %(max)d seconds"), max=MAX_TTL)
     names = list(dict.fromkeys(scope.split()))
     taken = {s for api in all_apis() for s in api.scope_names}
     for scope_name in names:
         if not SCOPE_RE.match(scope_name):
-            raise FieldError("scope", f"invalid scope {scope_name!r}")
+            raise FieldError("scope", N_("invalid scope %(scope)r"), scope=scope_name)
         if scope_name in SCOPES_SUPPORTED or scope_name.startswith(("grpn://", "grpid://")):
-            raise FieldError("scope", f"scope {scope_name!r} is one of the provider's own")
+            raise FieldError("scope", N_("scope %(scope)r is one of the provider's own"),
+                             scope=scope_name)
         if scope_name in taken:
-            raise Taken("scope", f"scope {scope_name!r} belongs to another API")
+            raise Taken("scope", N_("scope %(scope)r belongs to another API"), scope=scope_name)
     descriptions = descriptions or {}
     if unknown := set(descriptions) - set(names):
-        raise ServiceError(f"descriptions for scopes the API does not have: {sorted(unknown)}")
+        raise ServiceError(N_("descriptions for scopes the API does not have: %(scopes)s"),
+                           scopes=str(sorted(unknown)))
     secret = opaque.generate_secret()
     api = Api(identifier=identifier, name=name.strip(),
               scopes=[{"name": n, "description": descriptions.get(n) or None} for n in names],
@@ -95,7 +99,7 @@ def find_api(identifier: str) -> Api | None:
 def require_api(identifier: str) -> Api:
     api = find_api(identifier)
     if api is None:
-        raise ServiceError(f"no API {identifier!r}")
+        raise ServiceError(N_("no API %(identifier)r"), identifier=identifier)
     return api
 
 
@@ -122,13 +126,16 @@ def may_use(client: Client, api: Api) -> bool:
 def create_role(name: str, permissions: list[str], *, api: str | None = None,
                 description: str | None = None, origin: Origin | None = None) -> Role:
     if not name.strip() or len(name) > 200:
-        raise ServiceError("a role name is 1 to 200 characters")
+        raise ServiceError(N_("a role name is 1 to 200 characters"))
     owner = require_api(api) if api else None
     if find_role(name, api):
-        raise ServiceError(f"role {name!r} exists" + (f" for {api!r}" if api else ""))
+        if api:
+            raise ServiceError(N_("role %(role)r exists for %(api)r"), role=name, api=api)
+        raise ServiceError(N_("role %(role)r exists"), role=name)
     for permission in permissions:
         if not PERMISSION_RE.match(permission):
-            raise ServiceError(f"invalid permission {permission!r}: letters, digits and ._:/- only")
+            raise ServiceError(N_("invalid permission %(permission)r: letters, digits and ._:/- "
+                                  "only"), permission=permission)
     role = Role(name=name.strip(), api_id=owner.id if owner else None,
                 permissions=list(dict.fromkeys(permissions)), description=description)
     db.session.add(role)
@@ -149,14 +156,16 @@ def find_role(name: str, api: str | None = None) -> Role | None:
 def require_role(name: str, api: str | None = None) -> Role:
     role = find_role(name, api)
     if role is None:
-        raise ServiceError(f"no role {name!r}" + (f" for {api!r}" if api else ""))
+        if api:
+            raise ServiceError(N_("no role %(role)r for %(api)r"), role=name, api=api)
+        raise ServiceError(N_("no role %(role)r"), role=name)
     return role
 
 
 def assign_role(role: Role, *, user: User | None = None, group_id: str | None = None,
                 origin: Origin | None = None) -> None:
     if (user is None) == (group_id is None):
-        raise ServiceError("a role is assigned to a user or to a group")
+        raise ServiceError(N_("a role is assigned to a user or to a group"))
     user_id = user.id if user else None
     exists = db.session.scalar(select(RoleAssignment).where(
         RoleAssignment.role_id == role.id,

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ..extensions import db
+from ..i18n import N_
 from ..models import Client
 from ..models.client import (
     ACCESS_TOKEN_ALGS,
@@ -77,19 +78,19 @@ def create_client(name: str, *, client_id: str | None = None, client_secret: str
     """Register a client (settings: ``SETTINGS``; the rest take ``DEFAULTS``)."""
     unknown = set(settings) - set(SETTINGS)
     if unknown:
-        raise ServiceError(f"unknown client setting {sorted(unknown)[0]!r}")
+        raise ServiceError(N_("unknown client setting %(name)r"), name=sorted(unknown)[0])
     client_id = client_id or opaque.generate_secret()[:22]
     if not CLIENT_ID_RE.match(client_id):
-        raise FieldError("client_id", f"invalid client id {client_id!r}")
+        raise FieldError("client_id", N_("invalid client id %(client_id)r"), client_id=client_id)
     if db.session.get(Client, client_id):
-        raise Taken("client_id", f"client {client_id!r} exists")
+        raise Taken("client_id", N_("client %(client_id)r exists"), client_id=client_id)
     values = _checked({**DEFAULTS, **settings, "name": name})
     public = values["token_endpoint_auth_method"] == PUBLIC
     if public and client_secret:
-        raise FieldError("client_secret", "a public client (auth method none) has no secret")
+        raise FieldError("client_secret", N_("a public client (auth method none) has no secret"))
     if client_secret is not None and len(client_secret) < opaque.MIN_SUPPLIED_SECRET_LENGTH:
-        raise FieldError("client_secret", "a client secret needs at least "
-                         f"{opaque.MIN_SUPPLIED_SECRET_LENGTH} characters")
+        raise FieldError("client_secret", N_("a client secret needs at least %(count)d characters"),
+                         count=opaque.MIN_SUPPLIED_SECRET_LENGTH)
     secret = None if public else (client_secret or opaque.generate_secret())
     client = Client(client_id=client_id, secret_digest=opaque.digest(secret) if secret else None,
                     **values)
@@ -112,12 +113,13 @@ def update_client(client: Client, changes: dict[str, Any], *, version: int | Non
     """Change some of a client's settings; the rest stay."""
     unknown = set(changes) - set(SETTINGS)
     if unknown:
-        raise FieldError(sorted(unknown)[0], f"{sorted(unknown)[0]!r} is not a client setting")
+        raise FieldError(sorted(unknown)[0], N_("%(name)r is not a client setting"),
+                         name=sorted(unknown)[0])
     current = settings_of(client)
     values = _checked({**current, **changes})
     if (values["token_endpoint_auth_method"] == PUBLIC) != client.is_public:
-        raise FieldError("auth_method", "a client cannot change between public (none) and "
-                         "confidential; register a new one")
+        raise FieldError("auth_method", N_("a client cannot change between public (none) and "
+                                            "confidential; register a new one"))
     claim_version(Client, client.client_id, version)
     for column, value in values.items():
         setattr(client, column, value)
@@ -130,72 +132,79 @@ def _checked(settings: dict[str, Any]) -> dict[str, Any]:
     """Every setting checked and turned into column values (rules of the module)."""
     name = settings["name"]
     if not isinstance(name, str) or not name.strip():
-        raise FieldError("name", "the client needs a name")
+        raise FieldError("name", N_("the client needs a name"))
     if len(name) > 200:
-        raise FieldError("name", "at most 200 characters")
+        raise FieldError("name", N_("at most 200 characters"))
     for flag in BOOLEANS:
         if not isinstance(settings[flag], bool):
-            raise FieldError(flag, "must be true or false")
+            raise FieldError(flag, N_("must be true or false"))
     for number in INTEGERS:
         if isinstance(settings[number], bool) or not isinstance(settings[number], int):
-            raise FieldError(number, "must be a whole number")
+            raise FieldError(number, N_("must be a whole number"))
     for listed in LISTS:
         if not isinstance(settings[listed], (list, tuple)) or not all(
                 isinstance(item, str) for item in settings[listed]):
-            raise FieldError(listed, "must be a list of strings")
+            raise FieldError(listed, N_("must be a list of strings"))
     auth_method = settings["auth_method"]
     if auth_method not in AUTH_METHODS:
-        raise FieldError("auth_method", f"must be one of {', '.join(AUTH_METHODS)}")
+        raise FieldError("auth_method", N_("must be one of %(values)s"),
+                         values=", ".join(AUTH_METHODS))
     grant_types = list(dict.fromkeys(settings["grant_types"]
                                      or ["authorization_code", "refresh_token"]))
     for grant in grant_types:
         if grant not in GRANT_TYPES:
-            raise FieldError("grant_types",
-                             f"unknown grant type {grant!r}; one of {', '.join(GRANT_TYPES)}")
+            raise FieldError("grant_types", N_("unknown grant type %(grant)r; one of %(values)s"),
+                             grant=grant, values=", ".join(GRANT_TYPES))
     public = auth_method == PUBLIC
     if public and not {"authorization_code", "refresh_token"}.issuperset(grant_types):
-        raise FieldError("grant_types", "a public client may only use authorization_code "
-                         "and refresh_token")
+        raise FieldError("grant_types", N_("a public client may only use authorization_code "
+                                            "and refresh_token"))
     for field in ("redirect_uris", "post_logout_redirect_uris"):
         for uri in settings[field]:
             if problem := registration_problem(uri):
-                raise FieldError(field, f"redirect URI {uri!r} {problem}")
+                raise FieldError(field, N_("redirect URI %(uri)r %(problem)s"), uri=uri,
+                                 problem=problem)
     if "authorization_code" in grant_types and not settings["redirect_uris"]:
-        raise FieldError("redirect_uris", "an authorization_code client needs at least one "
-                         "redirect URI")
-    for field, label in (("access_token_ttl", "access"), ("refresh_token_ttl", "refresh")):
+        raise FieldError("redirect_uris", N_("an authorization_code client needs at least one "
+                                              "redirect URI"))
+    for field, lifetime in (
+            ("access_token_ttl", N_("access token lifetime must be 1 to %(max)d seconds")),
+            ("refresh_token_ttl", N_("refresh token lifetime must be 1 to %(max)d seconds"))):
         if not 1 <= settings[field] <= MAX_TTL:
-            raise FieldError(field, f"{label} token lifetime must be 1 to {MAX_TTL} seconds")
+            raise FieldError(field, lifetime, max=MAX_TTL)
     if not 0 <= settings["max_groups_in_id_token"] <= 10_000:
-        raise FieldError("max_groups_in_id_token", "must be 0 to 10000")
+        raise FieldError("max_groups_in_id_token", N_("must be 0 to 10000"))
     if settings["id_token_alg"] not in ID_TOKEN_ALGS:
-        raise FieldError("id_token_alg", f"must be one of {', '.join(ID_TOKEN_ALGS)}")
+        raise FieldError("id_token_alg", N_("must be one of %(values)s"),
+                         values=", ".join(ID_TOKEN_ALGS))
     if settings["access_token_alg"] not in ACCESS_TOKEN_ALGS:
-        raise FieldError("access_token_alg", f"must be one of {', '.join(ACCESS_TOKEN_ALGS)}")
+        raise FieldError("access_token_alg", N_("must be one of %(values)s"),
+                         values=", ".join(ACCESS_TOKEN_ALGS))
     if settings["token_profile"] not in TOKEN_PROFILES:
-        raise FieldError("token_profile", f"must be one of {', '.join(TOKEN_PROFILES)}")
+        raise FieldError("token_profile", N_("must be one of %(values)s"),
+                         values=", ".join(TOKEN_PROFILES))
     org_id = None
     if settings["org"]:
         org = find_org(settings["org"])
         if org is None:
-            raise FieldError("org", f"no organization {settings['org']!r}")
+            raise FieldError("org", N_("no organization %(slug)r"), slug=settings["org"])
         org_id = org.id
     apis, default_api = list(dict.fromkeys(settings["apis"])), settings["default_api"] or None
     for identifier in [*apis, *([default_api] if default_api else [])]:
         try:
             require_api(identifier)
         except ServiceError as problem:
-            raise FieldError("apis", str(problem)) from None
+            raise FieldError("apis", problem.message, **problem.values) from None
     if default_api and apis and default_api not in apis:
-        raise FieldError("default_api", "must be one of the APIs the client is limited to")
+        raise FieldError("default_api", N_("must be one of the APIs the client is limited to"))
     for field in ("logo_uri", "client_uri", "policy_uri", "tos_uri"):
         value = settings[field]
         if value and (not isinstance(value, str) or not value.startswith("https://")
                       or len(value) > 2048):
-            raise FieldError(field, "must be an https URL")
+            raise FieldError(field, N_("must be an https URL"))
     scope = settings["scope"]
     if scope is not None and not isinstance(scope, str):
-        raise FieldError("scope", "must be space-separated scopes")
+        raise FieldError("scope", N_("must be space-separated scopes"))
     return {
         "name": name.strip(),
         "redirect_uris": list(settings["redirect_uris"]),
@@ -233,14 +242,14 @@ def all_clients() -> list[Client]:
 def require_client(client_id: str) -> Client:
     client = db.session.get(Client, client_id) if len(client_id) <= 128 else None
     if client is None:
-        raise NotFound(f"no client {client_id!r}")
+        raise NotFound(N_("no client %(client_id)r"), client_id=client_id)
     return client
 
 
 def rotate_secret(client: Client, *, origin: Origin | None = None) -> str:
     """A new secret (returned once); the old one stops working at once."""
     if client.is_public:
-        raise ServiceError("a public client has no secret")
+        raise ServiceError(N_("a public client has no secret"))
     secret = opaque.generate_secret()
     client.secret_digest = opaque.digest(secret)
     _forget(client)

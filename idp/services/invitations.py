@@ -49,9 +49,9 @@ def invite(org: Organization, email: str, role: str = "member", *,
            origin: Origin | None = None) -> None:
     email = email.strip()
     if not accounts.EMAIL_RE.match(email) or len(email) > 254:
-        raise FieldError("email", f"invalid email address {email!r}")
+        raise FieldError("email", N_("invalid email address %(email)r"), email=email)
     if role not in ROLES:
-        raise FieldError("role", f"role must be one of {', '.join(ROLES)}")
+        raise FieldError("role", N_("role must be one of %(values)s"), values=", ".join(ROLES))
     token = links.make(PURPOSE, {"o": org.id, "e": email.lower(), "r": role})
     link = f"{current_app.config['IDP_ISSUER']}/invite/{token}"  # the command line has no request
     values = {"org": org, "link": link, "role": role,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 
 from ..extensions import db
+from ..i18n import N_
 from ..models import Client, Group, GroupMember, Membership, Organization, User
 from ..models.org import ROLES
 from ..models.types import rowcount
@@ -21,11 +22,12 @@ SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 def create_org(slug: str, name: str, *, require_mfa: bool = False,
                origin: Origin | None = None) -> Organization:
     if not SLUG_RE.match(slug):
-        raise FieldError("slug", f"invalid slug {slug!r}: lowercase letters, digits and dashes")
+        raise FieldError("slug", N_("invalid slug %(slug)r: lowercase letters, digits and dashes"),
+                         slug=slug)
     if not name.strip():
-        raise FieldError("name", "the organization needs a name")
+        raise FieldError("name", N_("the organization needs a name"))
     if find_org(slug):
-        raise Taken("slug", f"organization {slug!r} exists")
+        raise Taken("slug", N_("organization %(slug)r exists"), slug=slug)
     org = Organization(slug=slug, name=name.strip(), require_mfa=require_mfa)
     db.session.add(org)
     db.session.flush()
@@ -44,14 +46,14 @@ def find_org(slug_or_id: str) -> Organization | None:
 def require_org(slug: str) -> Organization:
     org = find_org(slug)
     if org is None:
-        raise NotFound(f"no organization {slug!r}")
+        raise NotFound(N_("no organization %(slug)r"), slug=slug)
     return org
 
 
 def add_member(org: Organization, user: User, role: str = "member", *,
                origin: Origin | None = None) -> Membership:
     if role not in ROLES:
-        raise ServiceError(f"role must be one of {', '.join(ROLES)}")
+        raise ServiceError(N_("role must be one of %(values)s"), values=", ".join(ROLES))
     membership = db.session.get(Membership, (org.id, user.id))
     if membership is None:
         membership = Membership(org_id=org.id, user_id=user.id, role=role)
@@ -78,9 +80,9 @@ def membership(user_id: str, org_id: str) -> Membership | None:
 
 def create_group(org: Organization, name: str, *, origin: Origin | None = None) -> Group:
     if not name.strip() or len(name) > 200:
-        raise ServiceError("a group name is 1 to 200 characters")
+        raise ServiceError(N_("a group name is 1 to 200 characters"))
     if find_group(org, name):
-        raise ServiceError(f"group {name!r} exists in {org.slug!r}")
+        raise ServiceError(N_("group %(group)r exists in %(slug)r"), group=name, slug=org.slug)
     group = Group(org_id=org.id, name=name)
     db.session.add(group)
     db.session.flush()
@@ -94,7 +96,7 @@ def find_group(org: Organization, name: str) -> Group | None:
 
 def add_group_member(group: Group, user: User, *, origin: Origin | None = None) -> None:
     if membership(user.id, group.org_id) is None:
-        raise ServiceError("the user must be a member of the group's organization first")
+        raise ServiceError(N_("the user must be a member of the group's organization first"))
     if db.session.get(GroupMember, (group.id, user.id)) is None:
         db.session.add(GroupMember(group_id=group.id, user_id=user.id))
         changed("group.member_added", origin, user_id=user.id, group_id=group.id)
@@ -171,9 +173,9 @@ def all_orgs() -> list[Organization]:
 def update_org(org: Organization, *, name: str | None = None, require_mfa: bool | None = None,
                version: int | None = None, origin: Origin | None = None) -> Organization:
     if name is not None and not name.strip():
-        raise FieldError("name", "the organization needs a name")
+        raise FieldError("name", N_("the organization needs a name"))
     if name is not None and len(name) > 200:
-        raise FieldError("name", "at most 200 characters")
+        raise FieldError("name", N_("at most 200 characters"))
     claim_version(Organization, org.id, version)
     if name is not None:
         org.name = name.strip()
@@ -194,8 +196,8 @@ def delete_org(org: Organization, *, origin: Origin | None = None) -> None:
     are bound to it (their tokens would lose their organization)."""
     if bound := bound_clients(org):
         names = ", ".join(c.client_id for c in bound[:5])
-        raise ServiceError(f"Clients are bound to this organization ({names}); bind them "
-                           "elsewhere or delete them first.")
+        raise ServiceError(N_("Clients are bound to this organization (%(client_ids)s); bind "
+                              "them elsewhere or delete them first."), client_ids=names)
     changed("org.deleted", origin, org=org.slug)
     db.session.delete(org)
 
@@ -210,7 +212,8 @@ def remove_member(org: Organization, user: User, *, origin: Origin | None = None
     """Take a user out of an organization and its groups."""
     membership = db.session.get(Membership, (org.id, user.id))
     if membership is None:
-        raise NotFound(f"{user.username} is not a member of {org.slug}")
+        raise NotFound(N_("%(username)s is not a member of %(slug)s"), username=user.username,
+                       slug=org.slug)
     group_ids = select(Group.id).where(Group.org_id == org.id)
     db.session.execute(delete(GroupMember).where(GroupMember.user_id == user.id,
                                                  GroupMember.group_id.in_(group_ids)))
@@ -232,10 +235,11 @@ def group_members(group: Group) -> list[User]:
 
 def rename_group(group: Group, name: str, *, origin: Origin | None = None) -> None:
     if not name.strip() or len(name) > 200:
-        raise FieldError("name", "a group name is 1 to 200 characters")
+        raise FieldError("name", N_("a group name is 1 to 200 characters"))
     org = db.session.get(Organization, group.org_id)
     if org is not None and (other := find_group(org, name)) is not None and other.id != group.id:
-        raise FieldError("name", f"group {name!r} exists in {org.slug!r}")
+        raise FieldError("name", N_("group %(group)r exists in %(slug)r"), group=name,
+                         slug=org.slug)
     changed("group.renamed", origin, group_id=group.id, old=group.name, new=name)
     group.name = name
 
@@ -250,5 +254,6 @@ def remove_group_member(group: Group, user: User, *, origin: Origin | None = Non
     removed = db.session.execute(delete(GroupMember).where(
         GroupMember.group_id == group.id, GroupMember.user_id == user.id))
     if not rowcount(removed):
-        raise NotFound(f"{user.username} is not in group {group.name}")
+        raise NotFound(N_("%(username)s is not in group %(group)s"), username=user.username,
+                       group=group.name)
     changed("group.member_removed", origin, user_id=user.id, group_id=group.id)

@@ -77,33 +77,37 @@ def create_upstream(
     org: str | None = None, groups_claim: str | None = None, origin: Origin | None = None,
 ) -> Upstream:
     if not ID_RE.match(upstream_id):
-        raise FieldError("id", f"invalid id {upstream_id!r}: lowercase letters, digits and "
-                         "dashes")
+        raise FieldError("id", N_("invalid id %(upstream)r: lowercase letters, digits and "
+                                 "dashes"), upstream=upstream_id)
     if db.session.get(Upstream, upstream_id):
-        raise Taken("id", f"upstream {upstream_id!r} exists")
+        raise Taken("id", N_("upstream %(upstream)r exists"), upstream=upstream_id)
     if not name.strip():
-        raise FieldError("name", "the upstream needs a name")
+        raise FieldError("name", N_("the upstream needs a name"))
     endpoints = (authorize_url, token_url, userinfo_url)
     if issuer and any(endpoints):
-        raise FieldError("issuer", "give the issuer (OpenID Connect discovery) or the three "
-                         "URLs, not both")
+        raise FieldError("issuer", N_("give the issuer (OpenID Connect discovery) or the three "
+                                     "URLs, not both"))
     if not issuer and not all(endpoints):
-        raise FieldError("issuer", "give the issuer, or the authorization, token and "
-                         "UserInfo URLs for a provider without discovery")
-    for setting, label, url in (("issuer", "issuer", issuer),
-                                ("authorize_url", "authorization URL", authorize_url),
-                                ("token_url", "token URL", token_url),
-                                ("userinfo_url", "UserInfo URL", userinfo_url)):
+        raise FieldError("issuer", N_("give the issuer, or the authorization, token and "
+                                     "UserInfo URLs for a provider without discovery"))
+    for setting, problem, url in (
+            ("issuer", N_("the issuer must be an absolute http(s) URL"), issuer),
+            ("authorize_url", N_("the authorization URL must be an absolute http(s) URL"),
+             authorize_url),
+            ("token_url", N_("the token URL must be an absolute http(s) URL"), token_url),
+            ("userinfo_url", N_("the UserInfo URL must be an absolute http(s) URL"),
+             userinfo_url)):
         if url is not None and not _is_web_url(url):
-            raise FieldError(setting, f"the {label} must be an absolute http(s) URL")
+            raise FieldError(setting, problem)
     if not client_id:
-        raise FieldError("client_id", "the upstream needs a client id")
+        raise FieldError("client_id", N_("the upstream needs a client id"))
     if not client_secret:
-        raise FieldError("client_secret", "the upstream needs a client secret")
+        raise FieldError("client_secret", N_("the upstream needs a client secret"))
     mapping = dict(claims or {})
     for ours in mapping:
         if ours not in CLAIM_NAMES:
-            raise ServiceError(f"unknown claim {ours!r}; one of {', '.join(CLAIM_NAMES)}")
+            raise ServiceError(N_("unknown claim %(claim)r; one of %(values)s"), claim=ours,
+                               values=", ".join(CLAIM_NAMES))
     upstream = Upstream(
         id=upstream_id, name=name.strip(), issuer=issuer, authorize_url=authorize_url,
         token_url=token_url, userinfo_url=userinfo_url, client_id=client_id,
@@ -138,7 +142,7 @@ def find(upstream_id: str) -> Upstream | None:
 def require(upstream_id: str) -> Upstream:
     upstream = find(upstream_id)
     if upstream is None:
-        raise NotFound(f"no upstream {upstream_id!r}")
+        raise NotFound(N_("no upstream %(upstream)r"), upstream=upstream_id)
     return upstream
 
 
@@ -154,8 +158,9 @@ def delete_upstream(upstream_id: str, *, force: bool = False,
     Refused (unless ``force``) while someone can sign in no other way."""
     upstream = require(upstream_id)
     if (stranded := stranded_by_deleting(upstream)) and not force:
-        raise ServiceError(f"{stranded} user(s) can sign in only through {upstream_id!r}; "
-                           "pass --force to delete it anyway")
+        raise ServiceError(N_("%(count)d user(s) can sign in only through %(upstream)r; "
+                              "pass --force to delete it anyway"), count=stranded,
+                           upstream=upstream_id)
     linked = len(_identities_at(upstream))
     changed("upstream.deleted", origin, upstream=upstream_id, identities=linked)
     db.session.delete(upstream)

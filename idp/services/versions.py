@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import update
 
 from ..extensions import db
+from ..i18n import N_
 from ..models.types import rowcount
 from . import Conflict, NotFound
 
@@ -18,13 +19,13 @@ def claim_version(model: Any, key: Any, expected: int | None) -> None:
     concurrent edits made against the same version exactly one goes through."""
     row = db.session.get(model, key)
     if row is None:
-        raise NotFound("no such object")
+        raise NotFound(N_("no such object"))
     current = expected if expected is not None else row.version
     primary = model.__mapper__.primary_key[0]
     claimed = db.session.execute(
         update(model).where(primary == key, model.version == current)
         .values(version=current + 1).execution_options(synchronize_session=False))
     if rowcount(claimed) != 1:
-        raise Conflict("It was changed meanwhile by someone else; load it again and "
-                       "redo the change.")
+        raise Conflict(N_("It was changed meanwhile by someone else; load it again and "
+                          "redo the change."))
     db.session.refresh(row, ["version"])

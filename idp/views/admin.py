@@ -123,13 +123,13 @@ def _try(change: Callable[[], Any]) -> tuple[Any, Errors, str | None]:
         return change(), {}, None
     except FieldError as error:
         db.session.rollback()
-        return None, {error.field: str(error)}, None
+        return None, {error.field: error.shown()}, None
     except Conflict as error:
         db.session.rollback()
-        return None, {}, str(error)
+        return None, {}, error.shown()
     except ServiceError as error:
         db.session.rollback()
-        return None, {}, str(error)
+        return None, {}, error.shown()
 
 
 def _done(endpoint: str, message: str, **values: Any) -> ResponseReturnValue:

@@ -109,4 +109,4 @@ def _start(upstream: Upstream, carry: dict[str, str | None]) -> Response:
 
 def _failed(upstream: Upstream, failure: UpstreamFailure) -> Response:
     audit.record("upstream.failed", origin(), upstream=upstream.id, reason=failure.reason)
-    return error_response(failure.status, failure.message, "access_denied", as_json=False)
+    return error_response(failure.status, failure.shown(), "access_denied", as_json=False)
