@@ -17,7 +17,8 @@ import logging
 import time
 
 from authlib.oauth2.rfc6749.errors import InsecureTransportError
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, OperationalError
@@ -120,9 +121,13 @@ def error_response(status: int, description: str, error: str | None = None,
         response = jsonify(error=error or OAUTH_CODES.get(status, "invalid_request"),
                            error_description=description)
     else:
+        # The account link only for someone already known to this request: finding
+        # out would ask the database, which may be why this page is shown.
+        known = getattr(g, "_login_user", None)
         response = Response(render_template(
             "errors/error.html", status=status, error=error, title=TITLES.get(status, _l("Error")),
-            message=description, hint=HINTS.get(status), retry_after=retry_after))
+            message=gettext(description), hint=HINTS.get(status), retry_after=retry_after,
+            signed_in=bool(known is not None and known.is_authenticated)))
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
     if retry_after is not None:

@@ -52,9 +52,14 @@ def _interaction_locale() -> str | None:
     interaction_id = request.args.get("interaction")
     if not interaction_id or len(interaction_id) > 64:
         return None
+    from sqlalchemy.exc import SQLAlchemyError
+
     from .models import Interaction, by_key
 
-    record = by_key(Interaction, interaction_id)
+    try:
+        record = by_key(Interaction, interaction_id)
+    except SQLAlchemyError:  # the error page of a database that is down still renders
+        return None
     if record is None:
         return None
     return preferred(next((value for key, value in record.params if key == "ui_locales"), None))

@@ -169,6 +169,13 @@ def send(message: EmailMessage) -> None:
     mailer.send(message)
 
 
+def delivered(timeout: float = 60.0) -> bool:
+    """Wait for this process's queued mail: a command that mails must not exit first
+    (the sender is a daemon thread, gone with the process)."""
+    mailer: Mailer = current_app.extensions[EXTENSION]
+    return mailer.flush(timeout)
+
+
 def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = Mailer(Transport.of(app.config["IDP_SMTP_URL"],
                                                     app.instance_path))

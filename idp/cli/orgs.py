@@ -7,6 +7,7 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
+from .. import mail
 from ..models import Group, Organization
 from ..models.org import ROLES
 from ..services import ServiceError, audit, invitations, orgs
@@ -197,4 +198,7 @@ def orgs_invite(slug: str, email: str, role: str) -> None:
     """Mail EMAIL an invitation to the organization. Accepting it creates their account
     (or adds the organization to the one they have) and the membership."""
     run(lambda: invitations.invite(orgs.require_org(slug), email, role, origin=audit.CLI))
+    if not mail.delivered():
+        raise click.ClickException(f"the invitation to {email} is not sent yet: the mail "
+                                   "server did not take it (see the log); invite again later")
     click.echo(f"invitation to {slug} mailed to {email}")

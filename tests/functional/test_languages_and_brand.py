@@ -224,3 +224,12 @@ def test_the_form_post_page_is_styled_and_names_the_app(client, oauth, alice, we
     action, _method, params = form_post_params(html)
     assert "code" in params
     assert action
+
+
+def test_an_error_message_with_a_percent_sign_is_shown_as_it_is(app):
+    from idp.errors import error_response
+
+    with app.test_request_context("/x", headers={"Accept": "text/html"}):
+        response = error_response(400, "upstream said: 100% %(nope)s %s")
+    assert response.status_code == 400
+    assert "upstream said: 100% %(nope)s %s" in response.get_data(True)
