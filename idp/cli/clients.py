@@ -139,6 +139,7 @@ UPDATE_OPTIONS = [
     click.option("--id-token-claims/--no-id-token-claims", default=None,
                  help="Whether the profile and email claims go in the ID token too."),
     click.option("--logo-uri", help='https; "" for none.'),
+    click.option("--client-uri", help='Its home page (https); "" for none.'),
     click.option("--policy-uri", help='"" for none.'),
     click.option("--tos-uri", help='"" for none.'),
 ]

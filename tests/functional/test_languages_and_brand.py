@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from babel.support import Translations
+from markupsafe import escape
 from wtforms.i18n import messages_path
 
 from idp import create_app
@@ -96,8 +97,8 @@ def test_an_error_page_says_what_to_do_and_links_back(client):
     page = client.get("/consent?interaction=nope", headers={"Accept-Language": "fr"})
     html = page.get_data(True)
     assert page.status_code == 400
-    assert t("fr", "This sign-in request is not known in this browser. Go back to the "
-                   "application and start again.") in html
+    assert escape(t("fr", "This sign-in request is not known in this browser. Go back to the "
+                          "application and start again.")) in html
     assert 'href="/login"' in html
     assert t("fr", "Back to sign in") in html
 
