@@ -6,7 +6,7 @@ from .client import Client
 from .codes import AuthorizationCode
 from .consents import Consent
 from .factors import Passkey, RecoveryCode, TotpFactor
-from .grants import Grant, RevokedToken, UsedRefreshToken
+from .grants import Grant, RevokedToken, UsedLink, UsedRefreshToken
 from .interactions import Interaction
 from .keys import SigningKey
 from .lookup import by_key
@@ -39,6 +39,7 @@ __all__ = [
     "SigningKey",
     "TotpFactor",
     "Upstream",
+    "UsedLink",
     "UsedRefreshToken",
     "User",
     "by_key",

@@ -80,6 +80,15 @@ class UsedRefreshToken(Model):
     used_at: Mapped[int] = mapped_column(Integer)
 
 
+class UsedLink(Model):
+    """A one-time link that was followed (an invitation), kept until it would expire."""
+
+    __tablename__ = "used_links"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[int] = mapped_column(Integer, index=True)
+
+
 class RevokedToken(Model):
     """An access token revoked on its own (RFC 7009), kept until it would expire."""
 

@@ -21,6 +21,7 @@ from ..models import (
     LoginSession,
     PlaygroundRun,
     RevokedToken,
+    UsedLink,
 )
 
 BATCH = 1000
@@ -40,13 +41,14 @@ def _purge(model: type, key: InstrumentedAttribute[Any],
 
 def purge() -> dict[str, int]:
     """Delete expired codes, grants (with their used refresh tokens), revoked-token
-    entries, interactions, playground runs and login sessions."""
+    entries, used links, interactions, playground runs and login sessions."""
     at = now()
     return {
         "codes": _purge(AuthorizationCode, AuthorizationCode.id,
                         AuthorizationCode.expires_at < at),
         "grants": _purge(Grant, Grant.id, Grant.expires_at < at),
         "revoked tokens": _purge(RevokedToken, RevokedToken.jti, RevokedToken.expires_at < at),
+        "used links": _purge(UsedLink, UsedLink.digest, UsedLink.expires_at < at),
         "interactions": _purge(Interaction, Interaction.id, Interaction.expires_at < at),
         "playground runs": _purge(PlaygroundRun, PlaygroundRun.id,
                                   PlaygroundRun.expires_at < at),

@@ -14,15 +14,18 @@ Rules:
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from flask import current_app, render_template
 from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
 
 from .. import mail
+from ..clock import now
 from ..extensions import db
 from ..i18n import N_
-from ..models import Organization, User
+from ..models import Organization, UsedLink, User
 from ..models.org import ROLES
 from ..security import links
 from ..transaction import after_commit
@@ -63,13 +66,24 @@ def invite(org: Organization, email: str, role: str = "member", *,
     after_commit(lambda: mail.send(message))
 
 
+class SignInFirst(ServiceError):
+    """An account has the invitation's address: its owner joins signed in to it."""
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def read(token: str) -> Invitation:
+    """The invitation a link holds; ``BadLink`` when it is forged, expired or used."""
     try:
         data = links.read(PURPOSE, token, int(current_app.config["IDP_INVITE_LINK_SECONDS"]))
     except links.Expired:
         raise BadLink(N_("This invitation has expired. Ask for a new one.")) from None
     except links.Forged:
         raise BadLink(N_("This invitation link is not valid.")) from None
+    if db.session.get(UsedLink, _digest(token)) is not None:
+        raise BadLink(N_("This invitation was used already. Ask for a new one if you need it."))
     org = db.session.get(Organization, data.get("o")) if isinstance(data.get("o"), str) \
         else None
     email, role = data.get("e"), data.get("r")
@@ -79,11 +93,21 @@ def read(token: str) -> Invitation:
     return Invitation(org, email, str(role), user if user and user.email == email else None)
 
 
-def accept(token: str, origin: Origin, *, username: str | None = None,
-           password: str | None = None) -> User:
-    """Join the organization; create the account first when there is none."""
+def accept(token: str, origin: Origin, *, signed_in: User | None = None,
+           username: str | None = None, password: str | None = None) -> User:
+    """Join the organization; create the account first when there is none. An account
+    with the address joins only signed in to it. The link works once."""
     invitation = read(token)
     user = invitation.user
+    if user is not None and (signed_in is None or signed_in.id != user.id):
+        raise SignInFirst(N_("Sign in as %(email)s to join."), email=invitation.email)
+    db.session.add(UsedLink(digest=_digest(token), expires_at=now() + int(
+        current_app.config["IDP_INVITE_LINK_SECONDS"])))
+    try:
+        db.session.flush()  # of two tabs accepting at once, one wins
+    except IntegrityError:  # the other: its request is refused and rolled back
+        raise BadLink(N_("This invitation was used already. Ask for a new one if you "
+                         "need it.")) from None
     if user is None:
         if password is None:
             raise FieldError("password", N_("Choose a password."))

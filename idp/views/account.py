@@ -51,7 +51,8 @@ def index() -> ResponseReturnValue:
             "linked": _("Linked. You can sign in with it from now on."),
             "unlinked": _("Unlinked."),
             "ended": _("Session ended."),
-            "verify": _("A confirmation link is on its way to your address.")}
+            "verify": _("A confirmation link is on its way to your address."),
+            "joined": _("You joined the organization.")}
     return _page(message=done.get(request.args.get("done", "")))
 
 

@@ -10,14 +10,14 @@ Rules (the service's are in ``services.invitations``):
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from wtforms import Field
 
 from ..forms.auth import AcceptInvitationForm, ActionForm, SignUpForm
 from ..services import FieldError, ServiceError, invitations
-from ._request import origin
+from ._request import origin, signed_in
 
 bp = Blueprint("invitations", __name__)
 
@@ -34,7 +34,13 @@ def accept(token: str) -> ResponseReturnValue:
         invitation = invitations.read(token)
     except invitations.BadLink as problem:
         return render_template("auth/reset_bad.html", message=problem.shown(), retry=False), 400
-    joining = invitation.user is not None  # an account has the address: only join
+    owner = invitation.user  # an account has the address: it only joins
+    joining = owner is not None
+    user, _session = signed_in()
+    if owner is not None and (user is None or user.id != owner.id):
+        # Its owner joins signed in to it; the sign-in comes back here.
+        return render_template("auth/invitation.html", invitation=invitation, token=token,
+                               sign_in_first=url_for("auth.login", next=request.path))
     form = ActionForm() if joining else AcceptInvitationForm()
     if form.validate_on_submit():
         try:
@@ -42,7 +48,8 @@ def accept(token: str) -> ResponseReturnValue:
                 invitations.accept(token, origin(), username=form.username.data,
                                    password=form.password.data)
             else:
-                invitations.accept(token, origin())
+                invitations.accept(token, origin(), signed_in=user)
+                return redirect(url_for("account.index", done="joined"), 303)
         except FieldError as problem:
             _field_error(form, problem)
         except ServiceError as problem:

@@ -279,8 +279,32 @@ def test_an_invitation_creates_the_account_and_the_membership(app, client, inbox
             Membership.user_id == user.id))
         assert membership.role == "admin"
     assert OAuthClient(app.test_client()).login("newbie", NEW).status_code == 303
-    again = client.get(path)  # the account exists now: joining is all it offers
-    assert "You have an account with this address" in again.get_data(True)
+    again = client.get(path)  # the link works once
+    assert again.status_code == 400
+    assert "used already" in again.get_data(True)
+
+
+def test_a_used_invitation_cannot_bring_a_removed_member_back(app, client, inbox, make_org):
+    from idp.models import Membership, User
+    from idp.services import orgs
+
+    make_org("acme")
+    app.test_cli_runner().invoke(args=["idp", "orgs", "invite", "acme", "zed@example.com"])
+    path = invite_link_in(delivered(app, inbox, 1)[0])
+    page = client.get(path).get_data(True)
+    assert client.post(path, data={"csrf_token": csrf_token(page), "username": "zed",
+                                   "password": NEW, "password2": NEW}).status_code == 303
+    with app.app_context():
+        zed = db.session.scalar(select(User).where(User.username == "zed"))
+        orgs.remove_member(orgs.require_org("acme"), zed)
+        db.session.commit()
+    stranger = app.test_client()  # no session: the old link is all it has
+    assert stranger.get(path).status_code == 400
+    signed_in = app.test_client()
+    OAuthClient(signed_in).login("zed", NEW)  # even zed, signed in, cannot rejoin with it
+    assert "used already" in signed_in.get(path).get_data(True)
+    with app.app_context():
+        assert db.session.scalar(select(Membership).where(Membership.user_id == zed.id)) is None
 
 
 def test_an_invitation_to_an_existing_account_only_joins(app, client, inbox, make_user,
@@ -291,9 +315,16 @@ def test_an_invitation_to_an_existing_account_only_joins(app, client, inbox, mak
     user = make_user("old", email="old@example.com")
     app.test_cli_runner().invoke(args=["idp", "orgs", "invite", "beta", "old@example.com"])
     path = invite_link_in(delivered(app, inbox, 1)[0])
-    page = client.get(path).get_data(True)
+    page = client.get(path).get_data(True)  # not signed in: sign in to that account first
     assert 'name="password"' not in page
-    assert client.post(path, data={"csrf_token": csrf_token(page)}).status_code == 303
+    assert 'href="/login?next=/invite/' in page
+    with app.app_context():
+        assert db.session.scalar(select(Membership).where(Membership.user_id == user.id)) is None
+    OAuthClient(client).login("old", PASSWORD)
+    page = client.get(path).get_data(True)
+    joined = client.post(path, data={"csrf_token": csrf_token(page)})
+    assert joined.status_code == 303
+    assert joined.headers["Location"] == "/account?done=joined"
     with app.app_context():
         assert db.session.scalar(select(Membership.role).where(
             Membership.user_id == user.id)) == "member"
