@@ -59,6 +59,19 @@ TITLES = {
     503: _l("Temporarily unavailable"),
 }
 
+# What happened, when the exception says no more than its class does (Werkzeug's own
+# descriptions are English only).
+WORDS = {
+    400: N_("The request could not be understood."),
+    401: N_("This needs you to sign in, or an application that is registered here."),
+    403: N_("You are not allowed to do this."),
+    404: N_("There is no page at this address."),
+    405: N_("This address does not take that kind of request."),
+    413: N_("The request is larger than this service accepts."),
+    414: N_("The address is longer than this service accepts."),
+    415: N_("The request is in a format this service does not read."),
+}
+
 # What a person can do about it (the page's second line).
 HINTS = {
     400: _l("Go back to the application you came from and start again."),
@@ -109,12 +122,15 @@ def problem_response(status: int, detail: str, kind: str = "about:blank",
 
 
 def error_response(status: int, description: str, error: str | None = None,
-                   *, as_json: bool | None = None, retry_after: int | None = None) -> Response:
+                   *, as_json: bool | None = None, retry_after: int | None = None,
+                   plain: str | None = None) -> Response:
     """The error in the format the client understands (or JSON when ``as_json``).
 
     JSON keeps the English description (RFC 6749 §5.2: ASCII for developers); the
     page shows it in the person's language when the catalogue has it (messages
-    marked with ``N_``), with what to do next and a way back."""
+    marked with ``N_``), with what to do next and a way back. With ``plain`` (words
+    for a person, ``N_``-marked), the page says that and keeps the description, in
+    developers' terms, under "Details"."""
     if request.path.startswith(ADMIN_API):
         return problem_response(status, description)
     if as_json or (as_json is None and wants_json()):
@@ -126,7 +142,8 @@ def error_response(status: int, description: str, error: str | None = None,
         known = getattr(g, "_login_user", None)
         response = Response(render_template(
             "errors/error.html", status=status, error=error, title=TITLES.get(status, _l("Error")),
-            message=gettext(description), hint=HINTS.get(status), retry_after=retry_after,
+            message=gettext(plain or description), details=description if plain else None,
+            hint=HINTS.get(status), retry_after=retry_after,
             signed_in=bool(known is not None and known.is_authenticated)))
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
@@ -137,7 +154,9 @@ def error_response(status: int, description: str, error: str | None = None,
 
 def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
-    description = exc.description or str(TITLES.get(status, "Error"))
+    description = exc.description or ""
+    if not description or description == type(exc).description:
+        description = WORDS.get(status) or str(TITLES.get(status, "Error"))
     if isinstance(exc, CSRFError):
         description = N_("The form has expired or did not come from this site. "
                          "Go back and try again.")

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, Response, current_app, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from flask_babel import Babel, force_locale, format_timedelta, get_locale
 from flask_babel import lazy_gettext as _l
 
@@ -26,6 +26,13 @@ def N_(message: str) -> str:
     """Mark ``message`` for the catalogue without translating it here: it is sent in
     English where English is due (a JSON error) and translated where a page shows it."""
     return message
+
+
+class Words(str):
+    """A value that is itself a catalogue message (a reason inside another message):
+    English as a ``str``, translated by ``ServiceError.shown()``."""
+
+    __slots__ = ()
 
 
 def preferred(tags: str | None) -> str | None:
@@ -41,6 +48,7 @@ def select() -> str:
     if has_request_context():
         chosen = preferred(request.args.get("ui_locales")) or _interaction_locale()
         if chosen:
+            g.idp_carried_locale = chosen
             return chosen
         if best := request.accept_languages.best_match(LANGUAGES):
             return best
@@ -95,6 +103,14 @@ def role_label(role: str) -> str:
     return str(ROLE_LABELS.get(role, role))
 
 
+def carried() -> str | None:
+    """The language this page was asked for (``ui_locales``, or its interaction's),
+    which the links it offers carry on; None when the browser's own applies."""
+    get_locale()  # the selector notes it
+    value = g.get("idp_carried_locale")
+    return str(value) if value else None
+
+
 def language() -> str:
     """The language of this request, for ``<html lang>``."""
     locale = get_locale()
@@ -113,7 +129,7 @@ def init_app(app: Flask) -> None:
         raise ValueError(f"IDP_LOCALE must be one of {', '.join(LANGUAGES)}")
     Babel(app, locale_selector=select, default_locale=str(app.config["IDP_LOCALE"]),
           default_translation_directories=str(DIRECTORY))
-    app.jinja_env.globals.update(html_lang=language, role_words=role_words,
+    app.jinja_env.globals.update(html_lang=language, carried_locale=carried, role_words=role_words,
                                  role_label=role_label)
     app.jinja_env.filters["wait_words"] = wait_words
     app.after_request(_vary)

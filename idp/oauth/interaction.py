@@ -348,7 +348,9 @@ def authorization_error(error: OAuth2Error, values: MultiDict[str, str]) -> Resp
     """An error before the client and its redirect URI are trusted is a page (or JSON),
     never a redirect; later ones go back to the client."""
     if isinstance(error, InvalidClientError):
-        return error_response(401, N_("Unknown application."), "invalid_client")
+        return error_response(401, N_("Unknown application."), "invalid_client",
+                              plain=N_("This service does not know the application that sent "
+                                       "you here."))
     server = current_server()
     if error.redirect_uri:
         error.state = values.get("state")  # RFC 6749 §4.1.2.1: every error carries it
@@ -358,8 +360,13 @@ def authorization_error(error: OAuth2Error, values: MultiDict[str, str]) -> Resp
     client_id = values.get("client_id")
     if not client_id or server.query_client(client_id) is None:
         # Authlib checks response_type before the client: still an unknown client.
-        return error_response(401, N_("Unknown application."), "invalid_client")
-    return error_response(400, error.description or N_("Invalid request."), error.error)
+        return error_response(401, N_("Unknown application."), "invalid_client",
+                              plain=N_("This service does not know the application that sent "
+                                       "you here."))
+    return error_response(400, error.description or N_("Invalid request."), error.error,
+                          plain=N_("The application that sent you here asked for something "
+                                   "this service cannot do. Go back to it, and tell the "
+                                   "people who run it."))
 
 
 # -- the record ----------------------------------------------------------------------------------

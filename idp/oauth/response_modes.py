@@ -52,5 +52,6 @@ def form_post_csp(nonce: str) -> str:
     # form-action must allow the client's origin; the redirect URI was validated.
     return (
         f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'self'; "
+        "img-src 'self' https:; "
         "form-action *; frame-ancestors 'none'; base-uri 'none'"
     )

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from ..i18n import N_, Words
+
 
 def redirect_uri_matches(requested: str, registered: str, *, native: bool = False) -> bool:
     if "#" in requested:
@@ -43,25 +45,25 @@ def _host(netloc: str) -> str:
 def registration_problem(uri: str) -> str | None:
     """Why ``uri`` cannot be registered as a redirect URI, or None if it can."""
     if any(c.isspace() for c in uri) or len(uri) > 2000:
-        return "must be a single URL of at most 2000 characters"
+        return Words(N_("must be a single URL of at most 2000 characters"))
     try:
         parts = urlsplit(uri)
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError:
-        return "is not a valid URL"
+        return Words(N_("is not a valid URL"))
     if parts.fragment or "#" in uri:
-        return "must not contain a fragment"
+        return Words(N_("must not contain a fragment"))
     if parts.username is not None or "@" in parts.netloc:
-        return "must not contain user information"
+        return Words(N_("must not contain user information"))
     if parts.scheme == "https":
         return None if parts.hostname else "has no host"
     if parts.scheme == "http":
         if parts.hostname in ("localhost", "127.0.0.1", "::1"):
             return None
-        return "must use https unless it points at the loopback interface"
+        return Words(N_("must use https unless it points at the loopback interface"))
     if parts.scheme and "." in parts.scheme and not parts.netloc.startswith("/"):
         return None  # private-use scheme of a native app (RFC 8252 §7.1)
-    return "must be https, loopback http, or a reverse-domain private scheme"
+    return Words(N_("must be https, loopback http, or a reverse-domain private scheme"))
 
 
 def is_safe_next(target: str | None) -> bool:

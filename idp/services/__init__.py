@@ -18,7 +18,11 @@ class ServiceError(ValueError):
     def shown(self) -> str:
         from flask_babel import gettext
 
-        return str(gettext(self.message, **self.values))
+        from ..i18n import Words
+
+        values = {name: gettext(value) if isinstance(value, Words) else value
+                  for name, value in self.values.items()}
+        return str(gettext(self.message, **values))
 
 
 class FieldError(ServiceError):

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Select, or_, select
 
 from ..extensions import db
-from ..i18n import N_
+from ..i18n import N_, Words
 from ..models import Api, Client, GroupMember, Role, RoleAssignment, User
 from ..security import opaque
 from . import FieldError, ServiceError, Taken
@@ -31,19 +31,19 @@ def identifier_problem(identifier: str) -> str | None:
     """Why ``identifier`` cannot name an API (RFC 8707 §2: an absolute URI, no fragment,
     and no query), or None."""
     if len(identifier) > 2000 or any(c.isspace() for c in identifier):
-        return "must be a single URI of at most 2000 characters"
+        return Words(N_("must be a single URI of at most 2000 characters"))
     try:
         parts = urlsplit(identifier)
     except ValueError:
-        return "is not a valid URI"
+        return Words(N_("is not a valid URI"))
     if not parts.scheme or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", parts.scheme):
-        return "must be an absolute URI (https://api.example.com/, urn:example:api)"
+        return Words(N_("must be an absolute URI (https://api.example.com/, urn:example:api)"))
     if "#" in identifier:
-        return "must not contain a fragment"
+        return Words(N_("must not contain a fragment"))
     if parts.query:
-        return "should not contain a query"
+        return Words(N_("should not contain a query"))
     if parts.scheme in ("http", "https") and not parts.hostname:
-        return "has no host"
+        return Words(N_("has no host"))
     return None
 
 

@@ -57,6 +57,8 @@ def request_link(email: str, origin: Origin) -> None:
 def send_link(user: User) -> None:
     """The mail with the link (after the request's writes are committed)."""
     link = link_for(user)
+    if language := i18n.carried():  # the page asked in this language: so does the link
+        link += f"?ui_locales={language}"
     values: dict[str, Any] = {"user": user, "link": link, "minutes":
                               int(current_app.config["IDP_RESET_LINK_SECONDS"]) // 60}
     with i18n.speaking(user.locale):

@@ -32,6 +32,8 @@ class BadLink(ServiceError):
 def send_link(user: User, origin: Origin) -> None:
     token = links.make(PURPOSE, {"u": user.id, "e": user.email})
     link = f"{current_app.config['IDP_ISSUER']}/email/verify/{token}"  # also outside a request
+    if language := i18n.carried():  # the page asked in this language: so does the link
+        link += f"?ui_locales={language}"
     values = {"user": user, "link": link,
               "hours": int(current_app.config["IDP_VERIFY_LINK_SECONDS"]) // 3600}
     with i18n.speaking(user.locale):

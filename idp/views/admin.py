@@ -27,6 +27,7 @@ from flask import Blueprint, abort, current_app, g, render_template, request, se
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
+from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from ..clock import now
@@ -66,6 +67,26 @@ from ._request import origin, see_other, signed_in
 from .admin_api import export_events
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.app_template_global()
+def usernames_of(events: list[Any]) -> dict[str, str]:
+    """The usernames of the users these audit events name (one query for the page)."""
+    ids = {e.user_id for e in events if e.user_id}
+    if not ids:
+        return {}
+    rows = db.session.execute(select(User.id, User.username).where(User.id.in_(ids)))
+    return {user_id: username for user_id, username in rows}
+
+
+@bp.app_template_filter()
+def detail(value: Any) -> str:
+    """An audit detail as words: lists joined, true and false as yes and no."""
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, list | tuple):
+        return ", ".join(str(item) for item in value)
+    return "" if value is None else str(value)
 
 PAGE = 25
 Errors = dict[str, str]

@@ -29,7 +29,8 @@ def end_session():
         validated = current_server().validate_endpoint_request("end_session")
     except OAuth2Error as error:
         return error_response(400, error.description or N_("Invalid logout request."), error.error,
-                              as_json=False)
+                              as_json=False, plain=N_("The application asked to sign you out in "
+                                                      "a way this service cannot accept."))
     user, login_session = signed_in()
     client = validated.client
     if login_session is None:

@@ -276,5 +276,5 @@ def _shown_once() -> list[str] | None:
 
 def _qr(uri: str) -> Markup:
     """The otpauth URI as an inline SVG (made here: the secret goes to no one else)."""
-    svg = segno.make(uri, error="m").svg_inline(scale=4, title="QR code for your app")
+    svg = segno.make(uri, error="m").svg_inline(scale=4, title=_("QR code for your app"))
     return Markup(svg)  # noqa: S704 - segno's own SVG of a URI it escaped

@@ -15,6 +15,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from wtforms import Field
 
+from .. import i18n
 from ..forms.auth import AcceptInvitationForm, ActionForm, SignUpForm
 from ..services import FieldError, ServiceError, invitations
 from ._request import origin, signed_in
@@ -76,5 +77,6 @@ def signup() -> ResponseReturnValue:
         except FieldError as problem:
             _field_error(form, problem)
         else:
-            return redirect(url_for("auth.login", reason="signed-up"), 303)
+            return redirect(url_for("auth.login", reason="signed-up",
+                                    ui_locales=i18n.carried()), 303)
     return render_template("auth/signup.html", form=form), 400 if form.errors else 200

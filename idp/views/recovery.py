@@ -14,6 +14,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
+from .. import i18n
 from ..forms.auth import ForgotPasswordForm, ResetPasswordForm
 from ..security import ratelimit
 from ..services import FieldError, recovery
@@ -46,6 +47,7 @@ def reset(token: str) -> ResponseReturnValue:
             form.password.errors = [problem.shown()]
         else:
             renew_session()
-            return redirect(url_for("auth.login", reason="reset"), 303)
+            return redirect(url_for("auth.login", reason="reset",
+                                    ui_locales=i18n.carried()), 303)
     return render_template("auth/reset.html", form=form, user=user, token=token), \
         400 if form.errors else 200

@@ -234,3 +234,35 @@ def test_an_error_message_with_a_percent_sign_is_shown_as_it_is(app):
         response = error_response(400, "upstream said: 100% %(nope)s %s")
     assert response.status_code == 400
     assert "upstream said: 100% %(nope)s %s" in response.get_data(True)
+
+
+def test_the_language_asked_for_carries_through_a_password_reset(make_app, make_user):
+    from ..mailbox import link_in, smtp_inbox
+
+    with smtp_inbox() as inbox:
+        app = make_app(SMTP_URL=inbox.url)
+        with app.app_context():
+            from idp.services import accounts
+
+            accounts.create_user("dora", "dora@example.com", PASSWORD)
+            from idp.extensions import db
+
+            db.session.commit()
+        client = app.test_client()
+        login = client.get("/login?ui_locales=de").get_data(True)
+        assert 'href="/password/forgot?ui_locales=de"' in login
+        forgot = client.get("/password/forgot?ui_locales=de").get_data(True)
+        sent = client.post("/password/forgot?ui_locales=de", data={
+            "csrf_token": csrf_token(forgot), "email": "dora@example.com"})
+        assert lang_of(sent.get_data(True)) == "de"
+        assert app.extensions["idp.mail"].flush()
+        [mail] = inbox.messages
+        assert mail["Subject"] == t("de", "Reset your password")
+        link = link_in(mail, "/password/reset/")
+        assert link.endswith("?ui_locales=de")
+        path = link.split("localhost", 1)[1]
+        page = client.get(path).get_data(True)
+        assert lang_of(page) == "de"
+        done = client.post(path, data={"csrf_token": csrf_token(page), "password": "a new pass 12",
+                                       "password2": "a new pass 12"})
+        assert done.headers["Location"] == "/login?reason=reset&ui_locales=de"
