@@ -20,6 +20,21 @@ USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,149}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+def check_new_user(username: str, email: str, password: str | None) -> None:
+    """The rules for a new account but its address being free (sign-up asks that one
+    without saying)."""
+    if not USERNAME_RE.match(username):
+        raise FieldError("username", N_("invalid username %(username)r: letters, digits and "
+                                        "._@+- only"), username=username)
+    if not EMAIL_RE.match(email) or len(email) > 254:
+        raise FieldError("email", N_("invalid email address %(email)r"), email=email)
+    if password is not None and (problem := passwords.password_problem(password)):
+        raise FieldError("password", problem[0], **problem[1])
+    if username_taken(username) or find_user(username):
+        raise Taken("username", N_("a user with username %(username)r exists"),
+                    username=username)
+
+
 def create_user(
     username: str,
     email: str,
@@ -31,16 +46,7 @@ def create_user(
     admin: bool = False,
     origin: Origin | None = None,
 ) -> User:
-    if not USERNAME_RE.match(username):
-        raise FieldError("username", N_("invalid username %(username)r: letters, digits and "
-                                        "._@+- only"), username=username)
-    if not EMAIL_RE.match(email) or len(email) > 254:
-        raise FieldError("email", N_("invalid email address %(email)r"), email=email)
-    if password is not None and (problem := passwords.password_problem(password)):
-        raise FieldError("password", problem[0], **problem[1])
-    if username_taken(username) or find_user(username):
-        raise Taken("username", N_("a user with username %(username)r exists"),
-                    username=username)
+    check_new_user(username, email, password)
     if find_user(email):
         raise Taken("email", N_("a user with email %(email)r exists"), email=email)
     user = User(

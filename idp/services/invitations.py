@@ -21,18 +21,19 @@ from flask import current_app, render_template
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
-from .. import mail
+from .. import i18n, mail
 from ..clock import now
 from ..extensions import db
 from ..i18n import N_
 from ..models import Organization, UsedLink, User
 from ..models.org import ROLES
-from ..security import links
+from ..security import links, passwords, sealing
 from ..transaction import after_commit
-from . import FieldError, ServiceError, accounts, orgs, verification
+from . import FieldError, ServiceError, Taken, accounts, orgs
 from .audit import Origin, changed, record
 
 PURPOSE = "invitation"
+SIGNUP_PURPOSE = "signup"
 SIGNUP_MODES = ("off", "invite", "open")
 
 
@@ -126,12 +127,71 @@ def signup_mode() -> str:
     return mode if mode in SIGNUP_MODES else "off"
 
 
-def sign_up(username: str, email: str, password: str, origin: Origin) -> User:
-    """An account anyone may open (``IDP_SIGNUP=open``); its address is confirmed by
-    the link mailed now."""
+def sign_up(username: str, email: str, password: str, origin: Origin) -> None:
+    """Open an account (``IDP_SIGNUP=open``): nothing is made until the mailed link is
+    followed, which confirms the address. An address that has an account gets a mail
+    saying so instead; the page is the same, so it tells no one which addresses do."""
     if signup_mode() != "open":
         raise ServiceError(N_("Accounts are made by invitation here."))
-    user = accounts.create_user(username, email, password, origin=origin)
+    accounts.check_new_user(username, email, password)
+    issuer = current_app.config["IDP_ISSUER"]
+    existing = accounts.find_user(email)
+    if existing is not None:
+        record("user.signup_for_existing", origin, user_id=existing.id)
+        template, values = "signup_exists", {"user": existing, "link": f"{issuer}/login"}
+        subject = _("You already have an account")
+    else:
+        token = links.make(SIGNUP_PURPOSE, {"n": username, "e": email.lower(), "h": sealing.seal(
+            SIGNUP_PURPOSE, passwords.hash_password(password))})
+        link = f"{issuer}/signup/confirm/{token}"
+        if language := i18n.carried():
+            link += f"?ui_locales={language}"
+        record("user.signup_requested", origin, username=username)
+        template, values = "signup", {"username": username, "link": link, "hours": int(
+            current_app.config["IDP_VERIFY_LINK_SECONDS"]) // 3600}
+        subject = _("Finish creating your account")
+    message = mail.build(email, subject, render_template(f"mail/{template}.txt", **values),
+                         render_template(f"mail/{template}.html", **values))
+    after_commit(lambda: mail.send(message))
+
+
+@dataclass
+class PendingAccount:
+    username: str
+    email: str
+
+
+def pending_account(token: str) -> PendingAccount:
+    """The account a sign-up link would make; ``BadLink`` when it cannot."""
+    data = _sign_up_data(token)
+    return PendingAccount(data["n"], data["e"])
+
+
+def confirm_sign_up(token: str, origin: Origin) -> User:
+    """Make the account of a sign-up link, its address confirmed. Works once: the
+    address then has an account."""
+    data = _sign_up_data(token)
+    try:
+        user = accounts.create_user(data["n"], data["e"], None, email_verified=True,
+                                    origin=origin)
+    except Taken:
+        raise BadLink(N_("That username was taken meanwhile. Sign up again with another "
+                         "one.")) from None
+    user.password_hash = sealing.unseal(SIGNUP_PURPOSE, data["h"])
     record("user.signed_up", origin, user_id=user.id)
-    verification.send_link(user, origin)
     return user
+
+
+def _sign_up_data(token: str) -> dict[str, str]:
+    try:
+        data = links.read(SIGNUP_PURPOSE, token,
+                          int(current_app.config["IDP_VERIFY_LINK_SECONDS"]))
+    except links.Expired:
+        raise BadLink(N_("This link has expired. Sign up again.")) from None
+    except links.Forged:
+        raise BadLink(N_("This link is not valid.")) from None
+    if not all(isinstance(data.get(k), str) for k in ("n", "e", "h")):
+        raise BadLink(N_("This link is not valid."))
+    if accounts.find_user(data["e"]) is not None:
+        raise BadLink(N_("This address has an account already: sign in to it."))
+    return {k: str(data[k]) for k in ("n", "e", "h")}

@@ -17,6 +17,7 @@ from wtforms import Field
 
 from .. import i18n
 from ..forms.auth import AcceptInvitationForm, ActionForm, SignUpForm
+from ..security import ratelimit
 from ..services import FieldError, ServiceError, invitations
 from ._request import origin, signed_in
 
@@ -63,6 +64,7 @@ def accept(token: str) -> ResponseReturnValue:
 
 
 @bp.route("/signup", methods=["GET", "POST"])
+@ratelimit.reset_link  # it mails: as many as asking for a reset link, per address
 def signup() -> ResponseReturnValue:
     mode = invitations.signup_mode()
     if mode == "off":
@@ -77,6 +79,26 @@ def signup() -> ResponseReturnValue:
         except FieldError as problem:
             _field_error(form, problem)
         else:
-            return redirect(url_for("auth.login", reason="signed-up",
-                                    ui_locales=i18n.carried()), 303)
+            return render_template("auth/signup_sent.html", email=form.email.data)
     return render_template("auth/signup.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/signup/confirm/<token>", methods=["GET", "POST"])
+def confirm_signup(token: str) -> ResponseReturnValue:
+    """The mailed link: a button makes the account (a mail scanner's GET makes nothing)."""
+    if invitations.signup_mode() != "open":
+        abort(404)
+    try:
+        pending = invitations.pending_account(token)
+    except invitations.BadLink as problem:
+        return render_template("auth/reset_bad.html", message=problem.shown(), retry=False), 400
+    form = ActionForm()
+    if form.validate_on_submit():
+        try:
+            invitations.confirm_sign_up(token, origin())
+        except invitations.BadLink as problem:
+            return render_template("auth/reset_bad.html", message=problem.shown(),
+                                   retry=False), 400
+        return redirect(url_for("auth.login", reason="signed-up",
+                                ui_locales=i18n.carried()), 303)
+    return render_template("auth/signup_confirm.html", form=form, pending=pending, token=token)

@@ -254,29 +254,55 @@ def test_ui_locales_outranks_the_browser_for_the_whole_sign_in(
         context.close()
 
 
-def test_sign_up_and_an_invitation_by_mail_in_spanish(
+def test_sign_up_confirmation_and_an_invitation_by_mail_in_spanish(
         browser: Browser, server: LiveServer, inbox: Inbox):
     t = words("es")
     context = context_in(browser, "es-ES")
     page = context.new_page()
     try:
-        # Sign-up: the confirmation mail is in Spanish; its link confirms the address.
+        # Sign-up: the mail is in Spanish; its link makes the account.
         page.goto(f"{server.url}/signup")
         page.fill("input[name=username]", "rosa")
         page.fill("input[name=email]", "rosa@example.com")
         page.fill("input[name=password]", PASSWORD)
         page.fill("input[name=password2]", PASSWORD)
         page.locator("form button[type=submit]").click()
-        page.wait_for_url(f"{server.url}/login?**")
+        in_language(page, "es", "Check your mail")
+        check(page, "es", "sign-up sent")
         mail = inbox.wait_for("rosa@example.com")
-        assert mail["Subject"] == t("Confirm your email address") != "Confirm your email address"
+        assert mail["Subject"] == t("Finish creating your account")
+        page.goto(link_in(mail, "/signup/confirm/"))
+        check(page, "es", "sign-up confirm")
+        page.locator("form button[type=submit]").click()
+        page.wait_for_url(f"{server.url}/login?**")
+        in_language(page, "es", "Your account is ready: sign in.")
         page.fill("input[name=username]", "rosa")
         page.fill("input[name=password]", PASSWORD)
         page.locator("form button[type=submit].primary").click()
         page.wait_for_url(f"{server.url}/")
-        page.goto(link_in(mail, "/email/verify/"))
-        in_language(page, "es", "Address confirmed")
-        check(page, "es", "verified")
+
+        # An address an administrator typed in: confirmed from the account page's mail.
+        server.cli_json("users", "create", "tomas", "--email", "tomas@example.com",
+                        "--password", PASSWORD)
+        other = context_in(browser, "es-ES")
+        try:
+            mine = other.new_page()
+            mine.goto(f"{server.url}/login")
+            mine.fill("input[name=username]", "tomas")
+            mine.fill("input[name=password]", PASSWORD)
+            mine.locator("form button[type=submit].primary").click()
+            mine.wait_for_url(f"{server.url}/")
+            mine.goto(f"{server.url}/account")
+            mine.get_by_role("button", name=t("Send me a confirmation link")).click()
+            in_language(mine, "es", "A confirmation link is on its way to your address.")
+            mail = inbox.wait_for("tomas@example.com")
+            subject = t("Confirm your email address")
+            assert mail["Subject"] == subject != "Confirm your email address"
+            mine.goto(link_in(mail, "/email/verify/"))
+            in_language(mine, "es", "Address confirmed")
+            check(mine, "es", "verified")
+        finally:
+            other.close()
 
         # An invitation from the command line: the link opens a Spanish page.
         server.cli("orgs", "invite", "south", "pablo@example.com", "--role", "admin")

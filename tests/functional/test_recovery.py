@@ -352,27 +352,85 @@ def test_sign_up_is_off_or_by_invitation(make_app, mode, status):
     assert "Create an account" not in app.test_client().get("/login").get_data(True)
 
 
-def test_open_sign_up_makes_an_unconfirmed_account_and_mails_a_link(make_app, inbox):
+def test_open_sign_up_makes_the_account_only_through_the_mailed_link(make_app, inbox):
     from idp.models import User
 
     app = make_app(SIGNUP="open", SMTP_URL=inbox.url)
     client = app.test_client()
     assert "Create an account" in client.get("/login").get_data(True)
     token = csrf_token(client.get("/signup").get_data(True))
-    made = client.post("/signup", data={"csrf_token": token, "username": "sol",
-                                        "email": "sol@example.com", "password": NEW,
-                                        "password2": NEW})
-    assert made.status_code == 303
-    again = client.post("/signup", data={"csrf_token": token, "username": "sol",
-                                         "email": "sol2@example.com", "password": NEW,
+    asked = client.post("/signup", data={"csrf_token": token, "username": "sol",
+                                         "email": "sol@example.com", "password": NEW,
                                          "password2": NEW})
-    assert again.status_code == 400
-    assert "exists" in again.get_data(True)
+    assert asked.status_code == 200
+    assert "Check your mail" in asked.get_data(True)
+    with app.app_context():  # nothing made yet
+        assert db.session.scalar(select(User).where(User.username == "sol")) is None
     [message] = delivered(app, inbox, 1)
-    assert "/email/verify/" in message.get_body(("plain",)).get_content()
+    assert message["Subject"] == "Finish creating your account"
+    [link] = re.findall(r"https?://\S+/signup/confirm/\S+", message.get_body(
+        ("plain",)).get_content())
+    path = link.split("localhost", 1)[1]
+    page = client.get(path)  # a mail scanner's GET makes nothing
+    assert page.status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(User).where(User.username == "sol")) is None
+    made = client.post(path, data={"csrf_token": csrf_token(page.get_data(True))})
+    assert made.status_code == 303
+    assert made.headers["Location"] == "/login?reason=signed-up"
     with app.app_context():
         assert db.session.scalar(select(User.email_verified).where(
-            User.username == "sol")) is False
+            User.username == "sol")) is True
+    assert OAuthClient(app.test_client()).login("sol", NEW).status_code == 303
+    again = client.post(path, data={"csrf_token": csrf_token(page.get_data(True))})
+    assert again.status_code == 400  # works once: the address has an account now
+    assert "has an account already" in again.get_data(True)
+
+
+def test_sign_up_does_not_say_which_addresses_have_accounts(make_app, inbox, make_user):
+    app = make_app(SIGNUP="open", SMTP_URL=inbox.url)
+    with app.app_context():
+        from idp.services import accounts
+
+        accounts.create_user("tam", "tam@example.com", PASSWORD)
+        db.session.commit()
+    client = app.test_client()
+    token = csrf_token(client.get("/signup").get_data(True))
+    answers = [client.post("/signup", data={
+        "csrf_token": token, "username": username, "email": email, "password": NEW,
+        "password2": NEW}) for username, email in (("tam2", "tam@example.com"),
+                                                    ("new2", "new2@example.com"))]
+    assert [a.status_code for a in answers] == [200, 200]
+    pages = [a.get_data(True).replace(email, "ADDRESS") for a, email in
+             zip(answers, ("tam@example.com", "new2@example.com"), strict=True)]
+    assert re.sub(r'value="[^"]+"', "", pages[0]) == re.sub(r'value="[^"]+"', "", pages[1])
+    told, invited = delivered(app, inbox, 2)
+    assert told["To"] == "tam@example.com"
+    assert told["Subject"] == "You already have an account"
+    assert "/signup/confirm/" not in told.get_body(("plain",)).get_content()
+    assert invited["Subject"] == "Finish creating your account"
+    taken = client.post("/signup", data={"csrf_token": token, "username": "tam",
+                                         "email": "x@example.com", "password": NEW,
+                                         "password2": NEW})
+    assert taken.status_code == 400  # a username is public; an address is not
+    assert "exists" in taken.get_data(True)
+
+
+def test_a_forged_or_expired_sign_up_link_makes_nothing(make_app, inbox, clock):
+    app = make_app(SIGNUP="open", SMTP_URL=inbox.url)
+    client = app.test_client()
+    token = csrf_token(client.get("/signup").get_data(True))
+    client.post("/signup", data={"csrf_token": token, "username": "ula",
+                                 "email": "ula@example.com", "password": NEW, "password2": NEW})
+    [message] = delivered(app, inbox, 1)
+    [link] = re.findall(r"https?://\S+/signup/confirm/\S+", message.get_body(
+        ("plain",)).get_content())
+    path = link.split("localhost", 1)[1]
+    assert client.get(path[:-3] + "xyz").status_code == 400
+    clock.advance(2 * 24 * 3600 + 1)
+    expired = client.get(path)
+    assert expired.status_code == 400
+    assert "expired" in expired.get_data(True)
 
 
 def test_an_administrator_invites_from_the_console(app, client, inbox, make_user, make_org):
