@@ -19,13 +19,22 @@ from .versions import claim_version
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
 
+def _check_name(name: str) -> None:
+    """A name people read on pages and in mail subjects: one line, not empty."""
+    if not name.strip():
+        raise FieldError("name", N_("the organization needs a name"))
+    if len(name) > 200:
+        raise FieldError("name", N_("at most 200 characters"))
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise FieldError("name", N_("the name must be one line, without control characters"))
+
+
 def create_org(slug: str, name: str, *, require_mfa: bool = False,
                origin: Origin | None = None) -> Organization:
     if not SLUG_RE.match(slug):
         raise FieldError("slug", N_("invalid slug %(slug)r: lowercase letters, digits and dashes"),
                          slug=slug)
-    if not name.strip():
-        raise FieldError("name", N_("the organization needs a name"))
+    _check_name(name)
     if find_org(slug):
         raise Taken("slug", N_("organization %(slug)r exists"), slug=slug)
     org = Organization(slug=slug, name=name.strip(), require_mfa=require_mfa)
@@ -172,10 +181,8 @@ def all_orgs() -> list[Organization]:
 
 def update_org(org: Organization, *, name: str | None = None, require_mfa: bool | None = None,
                version: int | None = None, origin: Origin | None = None) -> Organization:
-    if name is not None and not name.strip():
-        raise FieldError("name", N_("the organization needs a name"))
-    if name is not None and len(name) > 200:
-        raise FieldError("name", N_("at most 200 characters"))
+    if name is not None:
+        _check_name(name)
     claim_version(Organization, org.id, version)
     if name is not None:
         org.name = name.strip()

@@ -451,3 +451,15 @@ def test_an_administrator_invites_from_the_console(app, client, inbox, make_user
     with app.app_context():
         event = db.session.scalar(select(AuditEvent).where(AuditEvent.tag == "org.invited"))
         assert event.details["actor"] != "cli"
+
+
+@pytest.mark.parametrize("name", ["Acme\r\nBcc: x@example.com", "Acme\x00", "Tab\there"])
+def test_an_organization_name_is_one_line_so_no_mail_header_can_break(app, name):
+    from idp.services import FieldError, orgs
+
+    with app.app_context():
+        with pytest.raises(FieldError, match="one line"):
+            orgs.create_org("acme", name)
+        org = orgs.create_org("acme", "Acme")
+        with pytest.raises(FieldError, match="one line"):
+            orgs.update_org(org, name=name)
