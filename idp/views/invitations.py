@@ -18,7 +18,7 @@ from wtforms import Field
 from .. import i18n
 from ..forms.auth import AcceptInvitationForm, ActionForm, SignUpForm
 from ..security import ratelimit
-from ..services import FieldError, ServiceError, invitations
+from ..services import FieldError, ServiceError, invitations, upstreams
 from ._request import origin, signed_in
 
 bp = Blueprint("invitations", __name__)
@@ -59,8 +59,13 @@ def accept(token: str) -> ResponseReturnValue:
                                    retry=False), 400
         else:
             return redirect(url_for("auth.login", reason="joined"), 303)
+    # A new account may come from an upstream provider instead: its sign-in makes the
+    # account (with the address it shares) and comes back here to join.
+    providers = [] if joining else [u.name for u in upstreams.all_upstreams() if u.create_users]
     return render_template("auth/invitation.html", form=form, invitation=invitation,
-                           joining=joining, token=token), 400 if form.errors else 200
+                           joining=joining, token=token, providers=providers,
+                           upstream_sign_in=url_for("auth.login", next=request.path)
+                           ), 400 if form.errors else 200
 
 
 @bp.route("/signup", methods=["GET", "POST"])

@@ -584,3 +584,28 @@ def test_groups_follow_the_upstream_on_every_sign_in(app, fake, make_org):
 
             assert [g.name for g in orgs.user_groups(user.id, org.id)] == groups
             assert db.session.scalar(select(func.count()).select_from(GroupMember)) == 2
+
+
+def test_an_invitation_is_accepted_by_signing_in_through_the_upstream(app, oauth, node,
+                                                                      make_org):
+    from idp.security import links
+    from idp.services import invitations
+
+    configure(app, node, create_users=True)
+    org = make_org("acme", "Acme")
+    with app.app_context():
+        token = links.make(invitations.PURPOSE, {"o": org.id, "e": "carol@example.com",
+                                                 "r": "member"})
+    path = f"/invite/{token}"
+    page = oauth.http.get(path).get_data(True)
+    assert "Sign in with Company SSO" in page
+    assert f'href="/login?next={path}"' in page
+    back = through_node(oauth, start_at_login_page(oauth, f"/login?next={path}"), "carol")
+    assert back.headers["Location"] == path  # the account is made; back to the invitation
+    page = oauth.http.get(path).get_data(True)
+    joined = oauth.http.post(path, data={"csrf_token": csrf_token(page)})
+    assert joined.status_code == 303
+    with app.app_context():
+        carol = db.session.scalar(select(User).where(User.email == "carol@example.com"))
+        assert db.session.scalar(select(Membership.org_id).where(
+            Membership.user_id == carol.id)) == org.id
