@@ -70,6 +70,10 @@ WORDS = {
     413: N_("The request is larger than this service accepts."),
     414: N_("The address is longer than this service accepts."),
     415: N_("The request is in a format this service does not read."),
+    429: N_("Too many attempts in a short time."),
+    500: N_("The server could not complete the request."),
+    502: N_("Another service did not answer in time."),
+    503: N_("The service is temporarily unavailable; try again shortly."),
 }
 
 # What a person can do about it (the page's second line).
@@ -156,14 +160,13 @@ def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
     description = exc.description or ""
     if not description or description == type(exc).description:
-        description = WORDS.get(status) or str(TITLES.get(status, "Error"))
+        description = WORDS.get(status) or type(exc).description or "Error"  # JSON: English
     if isinstance(exc, CSRFError):
         description = N_("The form has expired or did not come from this site. "
                          "Go back and try again.")
     if status == 429:  # the limit's own words, or ours rather than its notation
         limit = getattr(exc, "limit", None)
-        description = getattr(limit, "error_message", None) or N_(
-            "Too many attempts in a short time.")
+        description = getattr(limit, "error_message", None) or WORDS[429]
     response = error_response(status, description,
                               retry_after=_retry_after(exc) if status == 429 else None)
     if status == 405 and exc.get_response().headers.get("Allow"):

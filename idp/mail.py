@@ -102,6 +102,7 @@ class Mailer:
         self.queue: queue.Queue[EmailMessage] = queue.Queue(QUEUE)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self.undelivered = 0  # mails given up on, since the process started
 
     def send(self, message: EmailMessage) -> None:
         try:
@@ -145,6 +146,7 @@ class Mailer:
                             error.__class__.__name__)
         log.error("mail to %s (%s) not delivered after %d attempts", message["To"],
                   message["Subject"], len(RETRIES) + 1)
+        self.undelivered += 1
 
 
 def build(to: str, subject: str, text: str, html: str) -> EmailMessage:
@@ -173,7 +175,8 @@ def delivered(timeout: float = 60.0) -> bool:
     """Wait for this process's queued mail: a command that mails must not exit first
     (the sender is a daemon thread, gone with the process)."""
     mailer: Mailer = current_app.extensions[EXTENSION]
-    return mailer.flush(timeout)
+    given_up = mailer.undelivered
+    return mailer.flush(timeout) and mailer.undelivered == given_up
 
 
 def init_app(app: Flask) -> None:

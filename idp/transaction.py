@@ -62,10 +62,10 @@ def _finish(response: Response) -> Response:
         db.session.rollback()
         log.error("commit failed: %s", str(error).splitlines()[0])
         from .errors import error_response
+        from .i18n import N_
 
-        response = error_response(503, "The service could not save the change; try again.",
-                                  "temporarily_unavailable")
-        response.headers["Retry-After"] = "5"
+        response = error_response(503, N_("The service could not save the change; try again."),
+                                  "temporarily_unavailable", retry_after=5)
     _write_always()
     return response
 

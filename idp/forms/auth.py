@@ -117,8 +117,11 @@ class AcceptInvitationForm(FlaskForm):
     )
 
 
-class SignUpForm(AcceptInvitationForm):
+class SignUpForm(FlaskForm):
+    """Only the address: its owner chooses the rest from the mailed link."""
+
     email = StringField(
         _l("Email"), validators=[DataRequired(), Length(max=254)],
-        render_kw={"autocomplete": "email", "autocapitalize": "none", "type": "email"},
+        render_kw={"autocomplete": "email", "autocapitalize": "none", "type": "email",
+                   "autofocus": True},
     )

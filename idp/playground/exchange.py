@@ -29,17 +29,14 @@ from urllib.parse import quote, urlencode
 import requests
 from flask_babel import gettext as _
 
+from ..i18n import N_
+
 MASK = "[hidden]"
 SECRET_PARAMS = frozenset({"client_secret", "password", "refresh_token", "token",
                            "subject_token", "access_token", "id_token_hint"})
 KEPT_HEADERS = ("Content-Type", "Cache-Control", "WWW-Authenticate", "Location", "ETag")
 MAX_BODY = 65536
 TIMEOUT = 10
-
-
-def N_(message: str) -> str:
-    """Mark ``message`` for the catalogue and keep it untranslated (it is stored)."""
-    return message
 
 
 @dataclass

@@ -25,8 +25,9 @@ from urllib.parse import urlencode
 
 from flask_babel import gettext as _
 
+from ..i18n import N_
 from . import CLIENT_ID, client_secret, issuer, logged_out_uri, redirect_uri
-from .exchange import N_, Exchange, basic, get_json, send
+from .exchange import Exchange, basic, get_json, send
 from .inspect import Decoded, decode
 from .runs import Run
 

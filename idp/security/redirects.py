@@ -56,7 +56,7 @@ def registration_problem(uri: str) -> str | None:
     if parts.username is not None or "@" in parts.netloc:
         return Words(N_("must not contain user information"))
     if parts.scheme == "https":
-        return None if parts.hostname else "has no host"
+        return None if parts.hostname else Words(N_("has no host"))
     if parts.scheme == "http":
         if parts.hostname in ("localhost", "127.0.0.1", "::1"):
             return None

@@ -17,7 +17,9 @@ from .audit import Origin, changed, record
 from .versions import claim_version
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,149}$")
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# One address, as a mail header takes it: no spaces, and none of the characters that
+# would make it a list or a display name (",;<>()[]:\"\\").
+EMAIL_RE = re.compile(r'^[^@\s,;<>()\[\]:"\\]+@[^@\s,;<>()\[\]:"\\]+\.[^@\s,;<>()\[\]:"\\]+$')
 
 
 def check_new_user(username: str, email: str, password: str | None) -> None:
@@ -83,6 +85,11 @@ def find_user(identifier: str) -> User | None:
             or_(User.username == identifier, func.lower(User.email) == identifier.lower())
         )
     )
+
+
+def find_by_email(email: str) -> User | None:
+    """The user with this address (case-insensitive), never one whose username it is."""
+    return db.session.scalar(select(User).where(func.lower(User.email) == email.lower()))
 
 
 def require_user(identifier: str) -> User:

@@ -27,9 +27,9 @@ from ..extensions import db
 from ..i18n import N_
 from ..models import Organization, UsedLink, User
 from ..models.org import ROLES
-from ..security import links, passwords, sealing
+from ..security import links
 from ..transaction import after_commit
-from . import FieldError, ServiceError, Taken, accounts, orgs
+from . import FieldError, ServiceError, accounts, orgs
 from .audit import Origin, changed, record
 
 PURPOSE = "invitation"
@@ -60,7 +60,8 @@ def invite(org: Organization, email: str, role: str = "member", *,
     link = f"{current_app.config['IDP_ISSUER']}/invite/{token}"  # the command line has no request
     values = {"org": org, "link": link, "role": role,
               "days": int(current_app.config["IDP_INVITE_LINK_SECONDS"]) // 86400}
-    message = mail.build(email, _("You are invited to %(org)s", org=org.name),
+    subject = _("You are invited to %(org)s", org=" ".join(org.name.split()))  # one line
+    message = mail.build(email, subject,
                          render_template("mail/invite.txt", **values),
                          render_template("mail/invite.html", **values))
     changed("org.invited", origin, org=org.slug, email=email.lower(), role=role)
@@ -90,8 +91,7 @@ def read(token: str) -> Invitation:
     email, role = data.get("e"), data.get("r")
     if org is None or not isinstance(email, str) or role not in ROLES:
         raise BadLink(N_("The organization of this invitation no longer exists."))
-    user = accounts.find_user(email)
-    return Invitation(org, email, str(role), user if user and user.email == email else None)
+    return Invitation(org, email, str(role), accounts.find_by_email(email))
 
 
 def accept(token: str, origin: Origin, *, signed_in: User | None = None,
@@ -127,62 +127,54 @@ def signup_mode() -> str:
     return mode if mode in SIGNUP_MODES else "off"
 
 
-def sign_up(username: str, email: str, password: str, origin: Origin) -> None:
-    """Open an account (``IDP_SIGNUP=open``): nothing is made until the mailed link is
-    followed, which confirms the address. An address that has an account gets a mail
-    saying so instead; the page is the same, so it tells no one which addresses do."""
+def sign_up(email: str, origin: Origin) -> None:
+    """Ask for an account (``IDP_SIGNUP=open``) with nothing but an address: the mailed
+    link leads its owner to choose the username and password, so nobody can ready an
+    account for an address that is not theirs. An address that has an account gets a
+    mail saying so instead; the page is the same, so it tells no one which do."""
     if signup_mode() != "open":
         raise ServiceError(N_("Accounts are made by invitation here."))
-    accounts.check_new_user(username, email, password)
+    email = email.strip()
+    if not accounts.EMAIL_RE.match(email) or len(email) > 254:
+        raise FieldError("email", N_("invalid email address %(email)r"), email=email)
     issuer = current_app.config["IDP_ISSUER"]
-    existing = accounts.find_user(email)
-    if existing is not None:
-        record("user.signup_for_existing", origin, user_id=existing.id)
-        template, values = "signup_exists", {"user": existing, "link": f"{issuer}/login"}
-        subject = _("You already have an account")
-    else:
-        token = links.make(SIGNUP_PURPOSE, {"n": username, "e": email.lower(), "h": sealing.seal(
-            SIGNUP_PURPOSE, passwords.hash_password(password))})
-        link = f"{issuer}/signup/confirm/{token}"
-        if language := i18n.carried():
-            link += f"?ui_locales={language}"
-        record("user.signup_requested", origin, username=username)
-        template, values = "signup", {"username": username, "link": link, "hours": int(
-            current_app.config["IDP_VERIFY_LINK_SECONDS"]) // 3600}
-        subject = _("Finish creating your account")
-    message = mail.build(email, subject, render_template(f"mail/{template}.txt", **values),
-                         render_template(f"mail/{template}.html", **values))
+    existing = accounts.find_by_email(email)
+    language = i18n.preferred(existing.locale) if existing else None
+    language = language or i18n.carried()
+    with i18n.speaking(language):
+        if existing is not None:
+            record("user.signup_for_existing", origin, user_id=existing.id)
+            template, values = "signup_exists", {"user": existing, "link": f"{issuer}/login"}
+            subject = _("You already have an account")
+        else:
+            token = links.make(SIGNUP_PURPOSE, {"e": email.lower()})
+            link = f"{issuer}/signup/confirm/{token}"
+            if language:
+                link += f"?ui_locales={language}"
+            record("user.signup_requested", origin)
+            template, values = "signup", {"link": link, "hours": int(
+                current_app.config["IDP_VERIFY_LINK_SECONDS"]) // 3600}
+            subject = _("Finish creating your account")
+        message = mail.build(email, subject, render_template(f"mail/{template}.txt", **values),
+                             render_template(f"mail/{template}.html", **values))
     after_commit(lambda: mail.send(message))
 
 
-@dataclass
-class PendingAccount:
-    username: str
-    email: str
+def sign_up_address(token: str) -> str:
+    """The address a sign-up link was mailed to; ``BadLink`` when it cannot make one."""
+    return _sign_up_data(token)
 
 
-def pending_account(token: str) -> PendingAccount:
-    """The account a sign-up link would make; ``BadLink`` when it cannot."""
-    data = _sign_up_data(token)
-    return PendingAccount(data["n"], data["e"])
-
-
-def confirm_sign_up(token: str, origin: Origin) -> User:
-    """Make the account of a sign-up link, its address confirmed. Works once: the
-    address then has an account."""
-    data = _sign_up_data(token)
-    try:
-        user = accounts.create_user(data["n"], data["e"], None, email_verified=True,
-                                    origin=origin)
-    except Taken:
-        raise BadLink(N_("That username was taken meanwhile. Sign up again with another "
-                         "one.")) from None
-    user.password_hash = sealing.unseal(SIGNUP_PURPOSE, data["h"])
+def confirm_sign_up(token: str, username: str, password: str, origin: Origin) -> User:
+    """Make the account of a sign-up link, with the username and password its address's
+    owner chose; the address is confirmed. Works once: the address then has an account."""
+    email = _sign_up_data(token)
+    user = accounts.create_user(username, email, password, email_verified=True, origin=origin)
     record("user.signed_up", origin, user_id=user.id)
     return user
 
 
-def _sign_up_data(token: str) -> dict[str, str]:
+def _sign_up_data(token: str) -> str:
     try:
         data = links.read(SIGNUP_PURPOSE, token,
                           int(current_app.config["IDP_VERIFY_LINK_SECONDS"]))
@@ -190,8 +182,9 @@ def _sign_up_data(token: str) -> dict[str, str]:
         raise BadLink(N_("This link has expired. Sign up again.")) from None
     except links.Forged:
         raise BadLink(N_("This link is not valid.")) from None
-    if not all(isinstance(data.get(k), str) for k in ("n", "e", "h")):
+    email = data.get("e")
+    if not isinstance(email, str) or not accounts.EMAIL_RE.match(email):
         raise BadLink(N_("This link is not valid."))
-    if accounts.find_user(data["e"]) is not None:
+    if accounts.find_by_email(email) is not None:
         raise BadLink(N_("This address has an account already: sign in to it."))
-    return {k: str(data[k]) for k in ("n", "e", "h")}
+    return email

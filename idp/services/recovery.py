@@ -57,11 +57,13 @@ def request_link(email: str, origin: Origin) -> None:
 def send_link(user: User) -> None:
     """The mail with the link (after the request's writes are committed)."""
     link = link_for(user)
-    if language := i18n.carried():  # the page asked in this language: so does the link
+    # The mail speaks the person's language, or the page's; its link opens pages in it.
+    language = i18n.preferred(user.locale) or i18n.carried()
+    if language:
         link += f"?ui_locales={language}"
     values: dict[str, Any] = {"user": user, "link": link, "minutes":
                               int(current_app.config["IDP_RESET_LINK_SECONDS"]) // 60}
-    with i18n.speaking(user.locale):
+    with i18n.speaking(language):
         message = mail.build(user.email, _("Reset your password"),
                              render_template("mail/reset.txt", **values),
                              render_template("mail/reset.html", **values))

@@ -32,11 +32,13 @@ class BadLink(ServiceError):
 def send_link(user: User, origin: Origin) -> None:
     token = links.make(PURPOSE, {"u": user.id, "e": user.email})
     link = f"{current_app.config['IDP_ISSUER']}/email/verify/{token}"  # also outside a request
-    if language := i18n.carried():  # the page asked in this language: so does the link
+    # The mail speaks the person's language, or the page's; its link opens pages in it.
+    language = i18n.preferred(user.locale) or i18n.carried()
+    if language:
         link += f"?ui_locales={language}"
     values = {"user": user, "link": link,
               "hours": int(current_app.config["IDP_VERIFY_LINK_SECONDS"]) // 3600}
-    with i18n.speaking(user.locale):
+    with i18n.speaking(language):
         message = mail.build(user.email, _("Confirm your email address"),
                              render_template("mail/verify.txt", **values),
                              render_template("mail/verify.html", **values))

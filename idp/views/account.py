@@ -78,7 +78,7 @@ def change_password() -> ResponseReturnValue:
     except ServiceError as problem:
         return _page(form, error=problem.shown(), status=400)
     if not changed:
-        return _page(form, error="The current password is wrong.", status=400)
+        return _page(form, error=_("The current password is wrong."), status=400)
     return see_other(url_for("account.index", done="password"))
 
 

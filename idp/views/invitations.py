@@ -25,9 +25,17 @@ bp = Blueprint("invitations", __name__)
 
 
 def _field_error(form: FlaskForm, error: FieldError) -> None:
-    field: Field | None = getattr(form, error.field, None)
-    if field is not None:
+    """The error next to its field; one the form has no field for goes above it (and the
+    answer is a 400 either way: nothing was made)."""
+    field = getattr(form, error.field, None)
+    if isinstance(field, Field):
         field.errors = [error.shown()]
+    else:
+        form.form_errors.append(error.shown())
+
+
+def _bad_link(problem: ServiceError) -> ResponseReturnValue:
+    return render_template("auth/reset_bad.html", message=problem.shown(), retry=False), 400
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
@@ -35,7 +43,7 @@ def accept(token: str) -> ResponseReturnValue:
     try:
         invitation = invitations.read(token)
     except invitations.BadLink as problem:
-        return render_template("auth/reset_bad.html", message=problem.shown(), retry=False), 400
+        return _bad_link(problem)
     owner = invitation.user  # an account has the address: it only joins
     joining = owner is not None
     user, _session = signed_in()
@@ -55,8 +63,7 @@ def accept(token: str) -> ResponseReturnValue:
         except FieldError as problem:
             _field_error(form, problem)
         except ServiceError as problem:
-            return render_template("auth/reset_bad.html", message=problem.shown(),
-                                   retry=False), 400
+            return _bad_link(problem)
         else:
             return redirect(url_for("auth.login", reason="joined"), 303)
     # A new account may come from an upstream provider instead: its sign-in makes the
@@ -79,8 +86,7 @@ def signup() -> ResponseReturnValue:
     form = SignUpForm()
     if form.validate_on_submit():
         try:
-            invitations.sign_up(form.username.data, form.email.data, form.password.data,
-                                origin())
+            invitations.sign_up(form.email.data, origin())
         except FieldError as problem:
             _field_error(form, problem)
         else:
@@ -90,20 +96,24 @@ def signup() -> ResponseReturnValue:
 
 @bp.route("/signup/confirm/<token>", methods=["GET", "POST"])
 def confirm_signup(token: str) -> ResponseReturnValue:
-    """The mailed link: a button makes the account (a mail scanner's GET makes nothing)."""
+    """The mailed link: the address's owner chooses a username and a password."""
     if invitations.signup_mode() != "open":
         abort(404)
     try:
-        pending = invitations.pending_account(token)
+        email = invitations.sign_up_address(token)
     except invitations.BadLink as problem:
-        return render_template("auth/reset_bad.html", message=problem.shown(), retry=False), 400
-    form = ActionForm()
+        return _bad_link(problem)
+    form = AcceptInvitationForm()
     if form.validate_on_submit():
         try:
-            invitations.confirm_sign_up(token, origin())
+            invitations.confirm_sign_up(token, form.username.data, form.password.data,
+                                        origin())
+        except FieldError as problem:
+            _field_error(form, problem)
         except invitations.BadLink as problem:
-            return render_template("auth/reset_bad.html", message=problem.shown(),
-                                   retry=False), 400
-        return redirect(url_for("auth.login", reason="signed-up",
-                                ui_locales=i18n.carried()), 303)
-    return render_template("auth/signup_confirm.html", form=form, pending=pending, token=token)
+            return _bad_link(problem)
+        else:
+            return redirect(url_for("auth.login", reason="signed-up",
+                                    ui_locales=i18n.carried()), 303)
+    return render_template("auth/signup_confirm.html", form=form, email=email, token=token), \
+        400 if form.errors else 200

@@ -86,11 +86,20 @@ def test_form_errors_are_in_the_page_language(client):
     assert 'id="username-error"' in html
 
 
-def test_json_errors_stay_english_whatever_the_language(client):
-    answer = client.post("/oauth/token", data={"grant_type": "nonsense"},
-                         headers={"Accept-Language": "de"})
-    assert answer.status_code in (400, 401)
-    assert answer.get_json()["error_description"].isascii()
+@pytest.mark.parametrize(("method", "path", "data"), [
+    ("POST", "/oauth/token", {"grant_type": "nonsense"}),
+    ("GET", "/oauth/token", None),  # 405, Werkzeug's own
+    ("GET", "/.well-known/nothing-here", None),  # 404, Werkzeug's own
+])
+def test_json_errors_stay_english_whatever_the_language(client, method, path, data):
+    def ask(language):
+        return client.open(path, method=method, data=data,
+                           headers={"Accept-Language": language, "Accept": "application/json"})
+
+    german, english = ask("de"), ask("en")
+    assert german.status_code == english.status_code >= 400
+    assert german.get_json() == english.get_json()
+    assert german.get_json()["error_description"]
 
 
 def test_an_error_page_says_what_to_do_and_links_back(client):

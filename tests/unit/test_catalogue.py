@@ -111,8 +111,10 @@ def _catalogue(path: Path):
 def test_the_template_catalogue_holds_every_message_of_the_code():
     pot = {m.id if isinstance(m.id, str) else m.id[0]
            for m in _catalogue(TRANSLATIONS / "messages.pot") if m.id}
-    missing = _extracted() - pot
+    extracted = _extracted()
+    missing, stale = extracted - pot, pot - extracted
     assert not missing, f"run `make messages`; not in messages.pot: {sorted(missing)[:10]}"
+    assert not stale, f"run `make messages`; no longer used: {sorted(stale)[:10]}"
 
 
 @pytest.mark.parametrize("language", [lang for lang in LANGUAGES if lang != "en"])
@@ -137,3 +139,16 @@ def test_every_language_translates_every_message(language: str):
     assert not untranslated, (
         f"{language}: {len(untranslated)} untranslated, e.g. {untranslated[:5]}")
     assert not broken, f"{language}: placeholders differ: {broken[:5]}"
+
+
+@pytest.mark.parametrize("language", [lang for lang in LANGUAGES if lang != "en"])
+def test_the_compiled_catalogue_is_the_current_one(language: str):
+    """What the server reads (``.mo``, from ``make translations``) says what the ``.po`` says."""
+    from babel.support import Translations
+
+    po = _catalogue(TRANSLATIONS / language / "LC_MESSAGES" / "messages.po")
+    compiled = Translations.load(str(TRANSLATIONS), [language])
+    assert isinstance(compiled, Translations), f"no compiled {language} catalogue"
+    stale = [m.id for m in po if isinstance(m.id, str) and m.id
+             and compiled.gettext(m.id) != m.string]
+    assert not stale, f"run `make translations`: {language} differs for {stale[:5]}"
