@@ -33,6 +33,7 @@ from idp.models import (
     LoginSession,
     PlaygroundRun,
     RevokedToken,
+    UsedLink,
     UsedRefreshToken,
 )
 from idp.services import housekeeping
@@ -65,6 +66,10 @@ def used(of: Grant) -> UsedRefreshToken:
 
 def revoked_token(expires_in: int) -> RevokedToken:
     return RevokedToken(jti=secrets.token_urlsafe(16), expires_at=now() + expires_in)
+
+
+def used_link(expires_in: int) -> UsedLink:
+    return UsedLink(digest=secrets.token_hex(32), expires_at=now() + expires_in)
 
 
 def interaction(client_id: str, expires_in: int) -> Interaction:
@@ -101,6 +106,8 @@ def test_purge_removes_exactly_what_expired_in_batches(app, runner, alice, web, 
         used_tokens = [used(expired_grants[0]), used(live_grants[0])]
         expired_revocations = [revoked_token(PAST) for _ in range(3)]
         live_revocations = [revoked_token(FUTURE)]
+        expired_links = [used_link(PAST) for _ in range(2)]
+        live_links = [used_link(FUTURE)]
         expired_interactions = [interaction(client_id, PAST) for _ in range(2)]
         live_interactions = [interaction(client_id, FUTURE)]
         expired_runs = [playground_run(PAST) for _ in range(3)]
@@ -112,7 +119,8 @@ def test_purge_removes_exactly_what_expired_in_batches(app, runner, alice, web, 
         db.session.execute(insert(AuthorizationCode), expired_codes + live_codes)
         db.session.add_all(expired_grants + live_grants + expired_sessions + live_sessions
                            + expired_revocations + live_revocations + expired_interactions
-                           + live_interactions + expired_runs + live_runs)
+                           + live_interactions + expired_runs + live_runs + expired_links
+                           + live_links)
         db.session.flush()
         db.session.add_all(used_tokens)
         db.session.commit()
@@ -121,6 +129,7 @@ def test_purge_removes_exactly_what_expired_in_batches(app, runner, alice, web, 
             "grants": {g.id for g in live_grants},
             "used": {used_tokens[1].digest},
             "revoked": {r.jti for r in live_revocations},
+            "links": {u.digest for u in live_links},
             "interactions": {i.id for i in live_interactions},
             "runs": {r.id for r in live_runs},
             "sessions": {s.sid for s in live_sessions},
@@ -155,13 +164,14 @@ def test_purge_removes_exactly_what_expired_in_batches(app, runner, alice, web, 
         other.dispose()
 
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == ("5 codes, 5 grants, 3 revoked tokens, 2 interactions, "
-                                     "3 playground runs, 4 sessions deleted")
+    assert result.output.strip() == ("5 codes, 5 grants, 3 revoked tokens, 2 used links, "
+                                     "2 interactions, 3 playground runs, 4 sessions deleted")
 
     # Several batches per table, each at most BATCH rows, each committed on its own.
     assert deletes == {"authorization_codes": math.ceil(5 / BATCH),
                        "grants": math.ceil(5 / BATCH),
                        "revoked_tokens": math.ceil(3 / BATCH),
+                       "used_links": math.ceil(2 / BATCH),
                        "interactions": math.ceil(2 / BATCH),
                        "playground_runs": math.ceil(3 / BATCH),
                        "login_sessions": math.ceil(4 / BATCH)}
@@ -174,6 +184,7 @@ def test_purge_removes_exactly_what_expired_in_batches(app, runner, alice, web, 
         # A grant's used refresh tokens go with it.
         assert set(db.session.scalars(select(UsedRefreshToken.digest))) == kept["used"]
         assert set(db.session.scalars(select(RevokedToken.jti))) == kept["revoked"]
+        assert set(db.session.scalars(select(UsedLink.digest))) == kept["links"]
         assert set(db.session.scalars(select(Interaction.id))) == kept["interactions"]
         assert set(db.session.scalars(select(PlaygroundRun.id))) == kept["runs"]
         assert set(db.session.scalars(select(LoginSession.sid))) == kept["sessions"]
@@ -181,8 +192,8 @@ def test_purge_removes_exactly_what_expired_in_batches(app, runner, alice, web, 
     # Nothing left to do: a second run deletes nothing.
     again = runner.invoke(args=["idp", "purge"])
     assert again.exit_code == 0, again.output
-    assert again.output.strip() == ("0 codes, 0 grants, 0 revoked tokens, 0 interactions, "
-                                    "0 playground runs, 0 sessions deleted")
+    assert again.output.strip() == ("0 codes, 0 grants, 0 revoked tokens, 0 used links, "
+                                    "0 interactions, 0 playground runs, 0 sessions deleted")
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Grant)) == len(kept["grants"])
 
@@ -200,5 +211,5 @@ def test_purge_counts_do_not_depend_on_the_batch_size(app, runner, alice, web, m
         db.session.commit()
     result = runner.invoke(args=["idp", "purge"])
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == ("3 codes, 2 grants, 0 revoked tokens, 0 interactions, "
-                                     "0 playground runs, 1 sessions deleted")
+    assert result.output.strip() == ("3 codes, 2 grants, 0 revoked tokens, 0 used links, "
+                                     "0 interactions, 0 playground runs, 1 sessions deleted")
