@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app
@@ -33,7 +34,7 @@ class Brand:
         """Text on the accent colour: white, or ink when white would not show."""
         return WHITE if contrast(self.color, WHITE) >= 4.5 else INK
 
-    @property
+    @cached_property  # each page links it with its version: worked out once
     def css(self) -> str:
         on_accent = self.on_accent
         # Links and the focus ring sit on white: the accent when it shows there.
@@ -42,7 +43,7 @@ class Brand:
         return (f":root {{ --accent: {self.color}; --accent-fg: {on_accent}; "
                 f"--link: {link}; --ring: {ring}; }}\n")
 
-    @property
+    @cached_property
     def version(self) -> str:
         return hashlib.sha256(self.css.encode()).hexdigest()[:12]
 

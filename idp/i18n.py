@@ -62,10 +62,11 @@ def _interaction_locale() -> str | None:
         return None
     from sqlalchemy.exc import SQLAlchemyError
 
-    from .models import Interaction, by_key
+    from .extensions import db
+    from .models import Interaction
 
-    try:
-        record = by_key(Interaction, interaction_id)
+    try:  # the page's own view loads it too: the session's identity map answers once
+        record = db.session.get(Interaction, interaction_id)
     except SQLAlchemyError:  # the error page of a database that is down still renders
         return None
     if record is None:
@@ -83,6 +84,17 @@ def speaking(tags: str | None) -> Iterator[None]:
         return
     with force_locale(language):
         yield
+
+
+def mail_language(locale: str | None) -> str | None:
+    """The language of a mail to someone: theirs (a user's ``locale``), else the one
+    this page was asked in; None leaves the request's own."""
+    return preferred(locale) or carried()
+
+
+def in_language(link: str, language: str | None) -> str:
+    """``link`` opening its pages in ``language``, when one was chosen."""
+    return f"{link}?ui_locales={language}" if language else link
 
 
 def wait_words(seconds: int) -> str:

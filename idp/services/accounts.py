@@ -268,14 +268,20 @@ def _last_admin(user: User) -> bool:
     return not others
 
 
-def set_password(user: User, password: str, *, origin: Origin | None = None) -> None:
-    """An administrator sets a user's password: their sessions end and every grant is
-    revoked, as after a password change."""
+def replace_password(user: User, password: str, *, origin: Origin | None = None) -> int:
+    """A new password from someone other than its owner's session (an administrator, a
+    reset link): every session of theirs ends and every grant is revoked. Returns how
+    many grants were; the caller records who did it."""
     if problem := passwords.password_problem(password):
         raise FieldError("password", problem[0], **problem[1])
     user.password_hash = passwords.hash_password(password)
     sessions.end_all_for_user(user.id, origin=origin)
-    revoked = grants.all_of_user(user.id)
+    return grants.all_of_user(user.id)
+
+
+def set_password(user: User, password: str, *, origin: Origin | None = None) -> None:
+    """An administrator sets a user's password, as after a password change."""
+    revoked = replace_password(user, password, origin=origin)
     changed("password.set", origin, user_id=user.id, grants_revoked=revoked)
 
 

@@ -139,8 +139,7 @@ def sign_up(email: str, origin: Origin) -> None:
         raise FieldError("email", N_("invalid email address %(email)r"), email=email)
     issuer = current_app.config["IDP_ISSUER"]
     existing = accounts.find_by_email(email)
-    language = i18n.preferred(existing.locale) if existing else None
-    language = language or i18n.carried()
+    language = i18n.mail_language(existing.locale if existing else None)
     with i18n.speaking(language):
         if existing is not None:
             record("user.signup_for_existing", origin, user_id=existing.id)
@@ -148,9 +147,7 @@ def sign_up(email: str, origin: Origin) -> None:
             subject = _("You already have an account")
         else:
             token = links.make(SIGNUP_PURPOSE, {"e": email.lower()})
-            link = f"{issuer}/signup/confirm/{token}"
-            if language:
-                link += f"?ui_locales={language}"
+            link = i18n.in_language(f"{issuer}/signup/confirm/{token}", language)
             record("user.signup_requested", origin)
             template, values = "signup", {"link": link, "hours": int(
                 current_app.config["IDP_VERIFY_LINK_SECONDS"]) // 3600}

@@ -21,9 +21,9 @@ from .. import i18n, mail
 from ..extensions import db
 from ..i18n import N_
 from ..models import User
-from ..security import links, passwords, sealing
+from ..security import links, sealing
 from ..transaction import after_commit
-from . import FieldError, ServiceError, grants, sessions
+from . import ServiceError, accounts
 from .accounts import EMAIL_RE, find_user
 from .audit import Origin, record
 
@@ -58,9 +58,8 @@ def send_link(user: User) -> None:
     """The mail with the link (after the request's writes are committed)."""
     link = link_for(user)
     # The mail speaks the person's language, or the page's; its link opens pages in it.
-    language = i18n.preferred(user.locale) or i18n.carried()
-    if language:
-        link += f"?ui_locales={language}"
+    language = i18n.mail_language(user.locale)
+    link = i18n.in_language(link, language)
     values: dict[str, Any] = {"user": user, "link": link, "minutes":
                               int(current_app.config["IDP_RESET_LINK_SECONDS"]) // 60}
     with i18n.speaking(language):
@@ -87,10 +86,6 @@ def user_of(token: str) -> User:
 
 def reset(token: str, password: str, origin: Origin) -> User:
     user = user_of(token)
-    if problem := passwords.password_problem(password):
-        raise FieldError("password", problem[0], **problem[1])
-    user.password_hash = passwords.hash_password(password)
-    sessions.end_all_for_user(user.id, origin=origin)
-    revoked = grants.all_of_user(user.id)
+    revoked = accounts.replace_password(user, password, origin=origin)
     record("password.reset", origin, user_id=user.id, grants_revoked=revoked)
     return user

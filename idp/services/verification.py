@@ -33,9 +33,8 @@ def send_link(user: User, origin: Origin) -> None:
     token = links.make(PURPOSE, {"u": user.id, "e": user.email})
     link = f"{current_app.config['IDP_ISSUER']}/email/verify/{token}"  # also outside a request
     # The mail speaks the person's language, or the page's; its link opens pages in it.
-    language = i18n.preferred(user.locale) or i18n.carried()
-    if language:
-        link += f"?ui_locales={language}"
+    language = i18n.mail_language(user.locale)
+    link = i18n.in_language(link, language)
     values = {"user": user, "link": link,
               "hours": int(current_app.config["IDP_VERIFY_LINK_SECONDS"]) // 3600}
     with i18n.speaking(language):

@@ -71,6 +71,21 @@ def context_in(browser: Browser, locale: str) -> BrowserContext:
     return context
 
 
+def log_in(page: Page, username: str, password: str) -> None:
+    """Fill in the login page and press its button."""
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.locator("form button[type=submit].primary").click()
+
+
+def choose_account(page: Page, username: str) -> None:
+    """Fill in a new account's username and password (twice) and press its button."""
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=password2]", PASSWORD)
+    page.locator("form button[type=submit]").click()
+
+
 # -- what every page must be --------------------------------------------------------------
 
 
@@ -119,9 +134,7 @@ def test_every_page_in_the_browsers_language_passes_axe(
         page.goto(f"{server.url}/login")
         in_language(page, language, "Forgot password?")
         check(page, language, "login")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", "not the password")
-        page.locator("form button[type=submit].primary").click()
+        log_in(page, username, "not the password")
         in_language(page, language, "Wrong username or password.")
         check(page, language, "login error")
         page.fill("input[name=password]", "")
@@ -155,9 +168,7 @@ def test_every_page_in_the_browsers_language_passes_axe(
         page.wait_for_url(f"{server.url}/login?**")
         in_language(page, language, "Your password was changed. Sign in with the new one.")
         check(page, language, "login after reset")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", NEW_PASSWORD)
-        page.locator("form button[type=submit].primary").click()
+        log_in(page, username, NEW_PASSWORD)
         page.wait_for_url(f"{server.url}/")
 
         for path, heading in (("/account", "Signed-in sessions"),
@@ -241,9 +252,7 @@ def test_ui_locales_outranks_the_browser_for_the_whole_sign_in(
         t = words("fr")
         expect(page.locator("h1")).to_have_text(t("Sign in to %(app)s") % {"app": "Carnet"})
         check(page, "fr", "login, ui_locales")
-        page.fill("input[name=username]", "lucie")
-        page.fill("input[name=password]", PASSWORD)
-        page.locator("form button[type=submit].primary").click()
+        log_in(page, "lucie", PASSWORD)
         page.wait_for_url(f"{server.url}/consent?**")
         expect(page.locator("h1")).to_have_text(
             t("%(app)s wants to access your account") % {"app": "Carnet"})
@@ -271,15 +280,10 @@ def test_sign_up_confirmation_and_an_invitation_by_mail_in_spanish(
         assert mail["Subject"] == t("Finish creating your account")
         page.goto(link_in(mail, "/signup/confirm/"))
         check(page, "es", "sign-up confirm")
-        page.fill("input[name=username]", "rosa")
-        page.fill("input[name=password]", PASSWORD)
-        page.fill("input[name=password2]", PASSWORD)
-        page.locator("form button[type=submit]").click()
+        choose_account(page, "rosa")
         page.wait_for_url(f"{server.url}/login?**")
         in_language(page, "es", "Your account is ready: sign in.")
-        page.fill("input[name=username]", "rosa")
-        page.fill("input[name=password]", PASSWORD)
-        page.locator("form button[type=submit].primary").click()
+        log_in(page, "rosa", PASSWORD)
         page.wait_for_url(f"{server.url}/")
 
         # An address an administrator typed in: confirmed from the account page's mail.
@@ -289,9 +293,7 @@ def test_sign_up_confirmation_and_an_invitation_by_mail_in_spanish(
         try:
             mine = other.new_page()
             mine.goto(f"{server.url}/login")
-            mine.fill("input[name=username]", "tomas")
-            mine.fill("input[name=password]", PASSWORD)
-            mine.locator("form button[type=submit].primary").click()
+            log_in(mine, "tomas", PASSWORD)
             mine.wait_for_url(f"{server.url}/")
             mine.goto(f"{server.url}/account")
             mine.get_by_role("button", name=t("Send me a confirmation link")).click()
@@ -315,10 +317,7 @@ def test_sign_up_confirmation_and_an_invitation_by_mail_in_spanish(
             expect(joining.locator("h1")).to_have_text(
                 t("Join %(org)s") % {"org": "South GmbH"})
             check(joining, "es", "invitation")
-            joining.fill("input[name=username]", "pablo")
-            joining.fill("input[name=password]", PASSWORD)
-            joining.fill("input[name=password2]", PASSWORD)
-            joining.locator("form button[type=submit]").click()
+            choose_account(joining, "pablo")
             joining.wait_for_url(f"{server.url}/login?**")
             in_language(joining, "es", "You joined the organization. Sign in to go on.")
         finally:
